@@ -1,0 +1,56 @@
+#!/bin/sh
+# Turn one QEMU console log (stdin) into a golden file (stdout). Format: oracle/README.md.
+exec awk '
+function clean(s,   h) {
+    sub(/\r$/, "", s)
+    sub(/^\[ *[0-9]+\.[0-9]+\] /, "", s)
+    sub(/^<[0-9]>/, "", s)
+    # kernel virtual addresses and symbol offsets change from build to build or boot to boot
+    h = "[0-9a-f][0-9a-f][0-9a-f][0-9a-f]"
+    gsub("ffff" h h h, "<kaddr>", s)
+    gsub(/\+0x[0-9a-f]+\/0x[0-9a-f]+/, "", s)
+    gsub(/\(____ptrval____\)/, "<kaddr>", s)
+    return s
+}
+function kline(s,   l) {
+    s = clean(s)
+    if (s ~ /^WARNING: /) { print "warn: " s; return }
+    if (s ~ /Unable to handle kernel|^Internal error: |^BUG: |kernel BUG at/) { print "oops: " s; want_pc = 1; return }
+    if (want_pc && s ~ /^pc : /) { sub(/^pc : /, "", s); print "oops-pc: " s; want_pc = 0; return }
+    if (s ~ /^Kernel panic - not syncing/) { if (!panicked) print "panic: " s; panicked = 1; return }
+    if (s ~ /^Memory: |^Kernel command line: |Machine model: /) return
+    l = tolower(s)
+    if (l ~ /cma|reserved mem|reserved memory|dma_heap|dma-heap|of: fdt:|restricted dma|shared-dma-pool|memreserve/)
+        print "log: " s
+}
+{ sub(/\r$/, ""); line[++n] = $0 }
+$0 == "=== ORACLE END" { ended = 1 }
+$0 == "=== dmesg" { have_dmesg = 1 }
+/Kernel panic - not syncing/ { saw_panic = 1 }
+END {
+    sect = "console"
+    for (i = 1; i <= n; i++) {
+        s = line[i]
+        if (s ~ /^=== /) { sect = substr(s, 5); continue }
+        if (sect == "console") { if (!have_dmesg) kline(s) }
+        else if (sect == "dmesg") kline(s)
+        else if (sect == "meminfo") {
+            if (s ~ /^CmaTotal:/) { split(s, f, " "); cmatotal = f[2] }
+            if (s ~ /^CmaFree:/) { split(s, f, " "); cmafree = f[2] }
+        }
+        else if (sect == "heaps" && s != "") heaps[++nh] = s
+        else if (sect == "heaptest" && s ~ /^errno /) errs[++ne] = "errno: " substr(s, 7)
+    }
+    if (ended) {
+        if (cmatotal != "") print "cmatotal: " cmatotal
+        if (cmafree != "") print "cmafree: " cmafree
+        # sort heap names (insertion sort; a handful at most)
+        for (i = 2; i <= nh; i++) { v = heaps[i]; for (j = i - 1; j >= 1 && heaps[j] > v; j--) heaps[j + 1] = heaps[j]; heaps[j + 1] = v }
+        h = ""
+        for (i = 1; i <= nh; i++) h = h (i > 1 ? " " : "") heaps[i]
+        print "heaps: " (nh ? h : "(none)")
+        for (i = 1; i <= ne; i++) print errs[i]
+        print "outcome: booted"
+    } else if (saw_panic) print "outcome: panic"
+    else print "outcome: timeout"
+}'
