@@ -14,10 +14,15 @@ function clean(s,   h) {
 }
 function kline(s,   l) {
     s = clean(s)
-    if (s ~ /^WARNING: /) { print "warn: " s; return }
-    if (s ~ /Unable to handle kernel|^Internal error: |^BUG: |kernel BUG at/) { print "oops: " s; want_pc = 1; return }
+    if (s ~ /^WARNING: /) { print "warn: " s; splat = 1; return }
+    if (s ~ /Unable to handle kernel|^Internal error: |^BUG: |kernel BUG at/) {
+        print "oops: " s; want_pc = 1; splat = 1; return
+    }
     if (want_pc && s ~ /^pc : /) { sub(/^pc : /, "", s); print "oops-pc: " s; want_pc = 0; return }
-    if (s ~ /^Kernel panic - not syncing/) { if (!panicked) print "panic: " s; panicked = 1; return }
+    if (s ~ /^Kernel panic - not syncing/) { if (!panicked) print "panic: " s; panicked = 1; splat = 1; return }
+    # the rest of a splat (registers, call trace) is not kept
+    if (s ~ /---\[ end trace/) { splat = 0; return }
+    if (splat) return
     if (s ~ /^Memory: |^Kernel command line: |Machine model: /) return
     l = tolower(s)
     if (l ~ /cma|reserved mem|reserved memory|dma_heap|dma-heap|of: fdt:|restricted dma|shared-dma-pool|memreserve/)
