@@ -1,0 +1,112 @@
+// The kernel-version model: which release we emulate and how it was configured. Every rule that
+// changed between releases is a function here, so the memory model, the device-tree rules and the
+// heaps ask one place ("from which release does X apply?").
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "base/result.h"
+
+namespace dmaheap {
+
+// A mainline release MAJOR.MINOR, 5.3 to 7.2 (7.0 follows 6.19 as 6.0 followed 5.19).
+class KernelVersion {
+ public:
+  static constexpr int kDefaultMajor = 6;
+  static constexpr int kDefaultMinor = 18;
+
+  constexpr KernelVersion() : major_(kDefaultMajor), minor_(kDefaultMinor) {}
+
+  // "6.18", "5.3", also "6.12.118" or "6.12.0-rc1" (the patch level and suffix are ignored).
+  // EINVAL with a message naming the supported range for anything else.
+  static Result<KernelVersion> parse(std::string_view text);
+  // For tests and internal tables; the caller guarantees the release exists.
+  static constexpr KernelVersion of(int major, int minor) { return KernelVersion(major, minor); }
+
+  int major() const { return major_; }
+  int minor() const { return minor_; }
+  std::string str() const;
+  // True if this release is `major.minor` or newer.
+  constexpr bool atLeast(int major, int minor) const {
+    return major_ > major || (major_ == major && minor_ >= minor);
+  }
+  constexpr auto operator<=>(const KernelVersion&) const = default;
+
+  static std::string supportedRange();
+
+ private:
+  constexpr KernelVersion(int major, int minor) : major_(major), minor_(minor) {}
+  int major_;
+  int minor_;
+};
+
+// Which CMA areas become heaps (reference 4.1).
+enum class CmaHeapEra {
+  kNone,               // before 5.6: no DMA-BUF heaps at all
+  kDefaultOnly,        // 5.6-6.16: the default area, named after the area
+  kDefaultNamePlusLegacy,  // 6.17-6.18: "default_cma_region" (+ legacy name if CMA_LEGACY)
+  kPerRegion,          // 6.19+: "default_cma_region" + one heap per registered area
+};
+
+// The .config options that change what we model. Defaults: a Debian-like arm64 kernel with the
+// heaps built in (4 KiB pages, hugetlb on so 2 MiB pageblocks, CMA_SIZE_MBYTES=64).
+struct KernelConfig {
+  unsigned page_shift = 12;        // CONFIG_ARM64_{4K,16K,64K}_PAGES
+  bool hugetlb = true;             // CONFIG_HUGETLB_PAGE
+  unsigned page_block_order_cap = 10;  // CONFIG_PAGE_BLOCK_ORDER (6.16+), caps pageblock_order
+  unsigned cma_areas = 20;         // CONFIG_CMA_AREAS (Debian arm64: NUMA, so 20 on 6.12)
+  bool cma_areas_set = false;      // cma_areas came from a .config (else version default applies)
+  uint64_t cma_size_mbytes = 64;   // CONFIG_CMA_SIZE_MBYTES
+  unsigned cma_alignment = 8;      // CONFIG_CMA_ALIGNMENT (max order of CMA heap alignment)
+  bool cma = true;                 // CONFIG_CMA + CONFIG_DMA_CMA
+  bool dmabuf_heaps = true;        // CONFIG_DMABUF_HEAPS
+  bool system_heap = true;         // CONFIG_DMABUF_HEAPS_SYSTEM
+  bool cma_heap = true;            // CONFIG_DMABUF_HEAPS_CMA
+  bool cma_heap_legacy = true;     // CONFIG_DMABUF_HEAPS_CMA_LEGACY (6.17-6.18, default y)
+  bool restricted_dma_pool = true; // CONFIG_DMA_RESTRICTED_POOL
+  bool numa = true;                // CONFIG_NUMA (only changes the CMA_AREAS default)
+
+  // Reads a kernel .config (CONFIG_X=y/n/value, "# CONFIG_X is not set"). Options absent from
+  // the file take the kernel's Kconfig defaults, not ours. ENOENT/EACCES if unreadable, EINVAL
+  // with the line number for a malformed value.
+  static Result<KernelConfig> fromFile(const std::string& path);
+  static Result<KernelConfig> fromText(std::string_view text);
+};
+
+// A release plus its configuration: the complete answer to "which kernel?".
+struct Kernel {
+  KernelVersion version;
+  KernelConfig config;
+
+  uint64_t pageSize() const { return uint64_t{1} << config.page_shift; }
+  // MAX_ORDER-1 in the old sense: the largest buddy order (10 with 4 KiB pages).
+  unsigned maxOrder() const { return 10; }
+  // pageblock_order (reference 6.1): HUGETLB_PAGE_ORDER when hugetlb is on (PMD order, 9 with
+  // 4 KiB pages), else maxOrder(); capped by CONFIG_PAGE_BLOCK_ORDER from 6.16.
+  unsigned pageblockOrder() const;
+  uint64_t pageblockBytes() const { return pageSize() << pageblockOrder(); }
+  // CMA_MIN_ALIGNMENT_BYTES: max(MAX_ORDER-1, pageblock_order) pages up to 5.18, then one pageblock.
+  uint64_t cmaMinAlignmentBytes() const;
+  // MAX_RESERVED_REGIONS: 32 up to 5.6, 64 from 5.7.
+  unsigned maxReservedRegions() const;
+  // MAX_CMA_AREAS: the number of CMA area slots.
+  unsigned maxCmaAreas() const;
+  // Duplicate heap name errno: EINVAL up to 6.1, EEXIST (from device_create) from 6.2.
+  int duplicateHeapNameErrno() const;
+  // SET_NAME refuses a buffer with attachments (EBUSY) up to 5.15.
+  bool setNameBusyWhenAttached() const { return !version.atLeast(5, 16); }
+  bool hasDmaBufHeaps() const { return version.atLeast(5, 6) && config.dmabuf_heaps; }
+  bool hasSystemHeap() const { return hasDmaBufHeaps() && config.system_heap; }
+  bool hasCmaHeap() const { return hasDmaBufHeaps() && config.cma_heap && config.cma; }
+  CmaHeapEra cmaHeapEra() const;
+  // EXPORT/IMPORT_SYNC_FILE exist from 6.0.
+  bool hasSyncFileIoctls() const { return version.atLeast(6, 0); }
+  // `cma=` on the command line overrides a DT linux,cma-default node from 5.7.
+  bool cmdlineCmaWinsOverDt() const { return version.atLeast(5, 7); }
+  // 6.18.y/6.19 skip the DT default node during the scan ("Skipping dt linux,cma-default ...").
+  bool cmdlineCmaSkipsDtNodeInScan() const { return version.atLeast(6, 19); }
+};
+
+}  // namespace dmaheap

@@ -1,0 +1,77 @@
+// BoardPlan: what a kernel makes of a device tree, as plain data. The device-tree rules produce
+// it (dt-check prints it); the board assembler turns it into a memory model and heaps.
+// Depends only on base.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/kernel.h"
+#include "base/types.h"
+
+namespace dmaheap::dt {
+
+enum class Severity { kError, kWarning, kNote };
+
+// One finding about a node. `code` is one of the stable codes of DESIGN.md (never renamed).
+struct Diagnostic {
+  Severity severity = Severity::kError;
+  std::string code;                     // e.g. "cma-not-reusable"
+  std::string node;                     // full node path, e.g. "/reserved-memory/framebuffer@60000000"
+  std::string message;                  // one sentence for people
+  std::vector<std::string> kernel_log;  // the line(s) the kernel would print, without timestamps
+  std::string fix;                      // suggested change to the tree or command line
+};
+
+// What happened to one /reserved-memory child (or a /memreserve/ entry).
+enum class RegionOutcome {
+  kInitialized,   // a handler accepted it ("initialized node ...")
+  kNoHandler,     // stays reserved, no compatible handler (plain carve-out)
+  kFailed,        // handler failed: memory returned to the system ("compatible matching fail")
+  kNotReserved,   // could not be reserved/allocated at all (bad reg, alloc failed, too many)
+  kSkipped,       // status disabled, or bypassed in favour of cma=
+  kCrashed,       // the kernel would WARN/Oops/panic on it (e.g. CMA outside RAM)
+};
+
+struct ReservedRegion {
+  std::string name;        // node name with unit address, e.g. "framebuffer@60000000"
+  std::string path;        // full path
+  uint64_t base = 0;       // first reg pair, or where the dynamic allocation landed (0 if none)
+  uint64_t size = 0;
+  bool dynamic = false;    // size/alloc-ranges rather than reg
+  bool no_map = false;
+  bool reusable = false;
+  std::string compatible;  // first compatible string, "" if none
+  RegionOutcome outcome = RegionOutcome::kNoHandler;
+  bool removed_from_memory = false;  // no-map: not in the kernel's linear map / buddy
+};
+
+struct CmaArea {
+  std::string name;        // "reserved" (cma= / Kconfig) or the DT node name
+  uint64_t base = 0;
+  uint64_t size = 0;
+  bool is_default = false; // dma_contiguous_default_area
+  bool from_dt = false;    // made by rmem_cma_setup from a reusable shared-dma-pool node
+  bool activated = true;   // false: "could not be activated" (zones, invalid pfns)
+};
+
+// The result of applying one kernel's rules to one tree (or to the built-in default board).
+struct BoardPlan {
+  Kernel kernel;
+  std::vector<PhysRange> memory;      // RAM the kernel knows, page aligned, sorted
+  std::vector<PhysRange> reserved;    // in RAM but never given to the page allocator (memreserve,
+                                      // carve-outs, coherent pools, no-map), sorted
+  std::vector<ReservedRegion> regions;
+  std::vector<CmaArea> cma_areas;     // in registration order
+  std::vector<Diagnostic> diagnostics;
+  bool kernel_crashes = false;        // some rule predicts a WARN/Oops/panic at boot
+
+  bool hasErrors() const {
+    for (const auto& d : diagnostics)
+      if (d.severity == Severity::kError) return true;
+    return false;
+  }
+};
+
+}  // namespace dmaheap::dt

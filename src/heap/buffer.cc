@@ -1,0 +1,142 @@
+// Buffer: memfd-backed dma-buf with physical placement, name, sync and attachments.
+#include "heap/buffer.h"
+
+#include <fcntl.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "heap/uapi.h"
+
+namespace dmaheap {
+
+Result<UniqueFd> createSealedMemfd(const char* name, uint64_t size, bool populate, bool cloexec) {
+  UniqueFd fd(::memfd_create(name, MFD_ALLOW_SEALING | (cloexec ? MFD_CLOEXEC : 0u)));
+  if (!fd) return makeError(errno, std::string("memfd_create: ") + std::strerror(errno));
+  if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0) {
+    const int e = errno;
+    return makeError(e == EFBIG || e == EINVAL ? ENOMEM : e, std::string("ftruncate: ") + std::strerror(e));
+  }
+  if (populate && size > 0 && ::fallocate(fd.get(), 0, 0, static_cast<off_t>(size)) != 0) {
+    const int e = errno;
+    return makeError(e == ENOSPC ? ENOMEM : e, std::string("fallocate: ") + std::strerror(e));
+  }
+  if (::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
+    return makeError(errno, std::string("F_ADD_SEALS: ") + std::strerror(errno));
+  }
+  return fd;
+}
+
+Result<UniqueFd> reopenWithAccessMode(int fd, uint32_t fd_flags) {
+  const std::string path = "/proc/self/fd/" + std::to_string(fd);
+  int flags = static_cast<int>(fd_flags & uapi::kOAccmode);
+  if (fd_flags & uapi::kOCloexec) flags |= O_CLOEXEC;
+  UniqueFd out(::open(path.c_str(), flags));
+  if (!out) return makeError(errno, "reopen " + path + ": " + std::strerror(errno));
+  return out;
+}
+
+Buffer::Buffer(std::unique_ptr<PhysicalAllocation> memory, uint64_t size, const Kernel& kernel, Options options)
+    : memory_(std::move(memory)), size_(size), kernel_(kernel), options_(std::move(options)) {}
+
+Buffer::~Buffer() = default;
+
+Result<std::unique_ptr<Buffer>> Buffer::create(std::unique_ptr<PhysicalAllocation> memory, uint64_t size,
+                                               const Kernel& kernel, Options options) {
+  const bool cloexec = (options.fd_flags & uapi::kOCloexec) != 0;
+  const uint32_t access = options.fd_flags & uapi::kOAccmode;
+  auto memfd = createSealedMemfd("dmabuf", size, options.populate, cloexec);
+  if (!memfd) return memfd.error();
+  std::unique_ptr<Buffer> b(new Buffer(std::move(memory), size, kernel, std::move(options)));
+  if (access == O_RDWR) {
+    b->fd_ = std::move(memfd.value());
+  } else {
+    auto reopened = reopenWithAccessMode(memfd->get(), b->options_.fd_flags);
+    if (!reopened) return reopened.error();
+    b->fd_ = std::move(reopened.value());
+  }
+  struct stat st {};
+  if (::fstat(b->fd_.get(), &st) == 0) b->inode_ = st.st_ino;
+  return b;
+}
+
+Status Buffer::setName(std::string_view name) {
+  if (name.size() + 1 > uapi::kBufNameLen) {
+    return makeError(EINVAL, "name of " + std::to_string(name.size()) + " characters is longer than 31");
+  }
+  if (kernel_.setNameBusyWhenAttached() && !attachments_.empty()) {
+    return makeError(EBUSY, "kernels up to 5.15 refuse to rename a buffer with attached devices");
+  }
+  name_ = std::string(name);
+  return {};
+}
+
+Status Buffer::sync(uint64_t flags) {
+  if (flags & ~uapi::kSyncValidMask) return makeError(EINVAL, "unknown DMA_BUF_SYNC flag bits");
+  if ((flags & uapi::kSyncRw) == 0) return makeError(EINVAL, "DMA_BUF_SYNC needs READ, WRITE or both");
+  ++sync_count_;
+  return {};
+}
+
+Result<UniqueFd> Buffer::exportSyncFile(uint32_t flags) {
+  if (!kernel_.hasSyncFileIoctls()) return makeError(ENOTTY, "EXPORT_SYNC_FILE exists from 6.0");
+  if (flags & ~static_cast<uint32_t>(uapi::kSyncRw)) return makeError(EINVAL, "unknown EXPORT_SYNC_FILE flag bits");
+  if ((flags & uapi::kSyncRw) == 0) return makeError(EINVAL, "EXPORT_SYNC_FILE needs READ, WRITE or both");
+  // A signalled stub fence: an eventfd with a non-zero count polls readable, as a signalled
+  // sync_file does.
+  UniqueFd fence(::eventfd(1, EFD_CLOEXEC));
+  if (!fence) return makeError(errno, std::string("eventfd: ") + std::strerror(errno));
+  return fence;
+}
+
+int Buffer::attach(const DeviceConstraints& device) {
+  const int id = next_attachment_++;
+  attachments_.push_back(Attachment{id, device, false});
+  return id;
+}
+
+Buffer::Attachment* Buffer::findAttachment(int id) {
+  auto it = std::find_if(attachments_.begin(), attachments_.end(), [&](const Attachment& a) { return a.id == id; });
+  return it == attachments_.end() ? nullptr : &*it;
+}
+
+Result<std::vector<Segment>> Buffer::map(int attachment) {
+  Attachment* a = findAttachment(attachment);
+  if (!a) return makeError(EINVAL, "no such attachment");
+  const auto& segs = segments();
+  // The importer's own check (e.g. a display controller without an IOMMU): one segment only.
+  if (a->device.needs_contiguous && segs.size() > 1) {
+    return makeError(EINVAL, a->device.name + " needs one contiguous segment; the buffer has " +
+                                 std::to_string(segs.size()));
+  }
+  for (const auto& s : segs) {
+    if (s.base + s.size - 1 > a->device.dma_limit) {
+      return makeError(options_.traits.map_error_errno,
+                       a->device.name + " cannot reach a segment ending above its DMA limit");
+    }
+  }
+  a->mapped = true;
+  return segs;
+}
+
+Status Buffer::unmap(int attachment) {
+  Attachment* a = findAttachment(attachment);
+  if (!a || !a->mapped) return makeError(EINVAL, "attachment is not mapped");
+  a->mapped = false;
+  return {};
+}
+
+Status Buffer::detach(int attachment) {
+  auto it = std::find_if(attachments_.begin(), attachments_.end(), [&](const Attachment& a) { return a.id == attachment; });
+  if (it == attachments_.end()) return makeError(EINVAL, "no such attachment");
+  attachments_.erase(it);
+  return {};
+}
+
+size_t Buffer::attachmentCount() const { return attachments_.size(); }
+
+}  // namespace dmaheap

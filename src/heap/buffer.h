@@ -1,0 +1,109 @@
+// Buffer: one dma-buf. Real memory (a memfd, populated and sealed against shrinking and growing
+// so that no holder can make another holder's mapping fault) plus where it lies in the board's
+// physical memory, its name, and the simulated devices attached to it.
+//
+// Ownership: a Buffer owns its PhysicalAllocation (freed with the Buffer) and one reference to
+// the memfd (`fd()`), which the service may give up with releaseFd() to watch for the last holder.
+// Not thread-safe; the owner serialises access.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/kernel.h"
+#include "base/result.h"
+#include "base/unique_fd.h"
+#include "heap/heap.h"
+
+namespace dmaheap {
+
+// What a simulated device can reach (reference 3.3, 4.3).
+struct DeviceConstraints {
+  std::string name = "device";
+  bool needs_contiguous = false;      // importer wants one DMA segment (e.g. a scanout engine)
+  uint64_t dma_limit = ~uint64_t{0};  // highest byte address the device can address
+};
+
+class Buffer {
+ public:
+  struct Options {
+    std::string heap_name;           // exporter name (exp_name)
+    HeapTraits traits;
+    uint32_t fd_flags = 0;           // validated O_CLOEXEC | O_ACCMODE bits
+    bool populate = true;            // fallocate the memfd, as heaps allocate eagerly
+  };
+
+  // Creates the memfd of `size` bytes for `memory`. On failure the memory is given back and the
+  // errno of memfd_create/fallocate/open is returned (EMFILE, ENOMEM, ...).
+  static Result<std::unique_ptr<Buffer>> create(std::unique_ptr<PhysicalAllocation> memory, uint64_t size,
+                                                const Kernel& kernel, Options options);
+  ~Buffer();
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+
+  uint64_t size() const { return size_; }
+  const std::string& heapName() const { return options_.heap_name; }
+  const HeapTraits& traits() const { return options_.traits; }
+  const std::vector<Segment>& segments() const { return memory_->segments(); }
+  const std::string& name() const { return name_; }
+  uint64_t inode() const { return inode_; }
+
+  // The buffer fd, opened with the requested access mode and O_CLOEXEC; -1 after releaseFd().
+  int fd() const { return fd_.get(); }
+  UniqueFd releaseFd() { return std::move(fd_); }
+
+  // DMA_BUF_SET_NAME: at most 31 characters (EINVAL otherwise); EBUSY while devices are attached
+  // on kernels up to 5.15.
+  Status setName(std::string_view name);
+  // DMA_BUF_IOCTL_SYNC: EINVAL for unknown bits or no direction. Nothing else is enforced, as
+  // in the kernel (START/END pairing is not tracked).
+  Status sync(uint64_t flags);
+  // DMA_BUF_IOCTL_EXPORT_SYNC_FILE: EINVAL for bad flags, ENOTTY before 6.0. Heaps attach no
+  // fences, so the returned fd is an already-signalled fence: it polls readable at once.
+  Result<UniqueFd> exportSyncFile(uint32_t flags);
+
+  // Simulated device attachments. attach never fails for a valid buffer; map returns the
+  // device's view (one entry per segment) or: EINVAL when the importer needs one contiguous
+  // segment and the buffer has several; the heap's map errno when a segment lies above the
+  // device's DMA limit. Attachment ids are small integers, valid until detach.
+  int attach(const DeviceConstraints& device);
+  Result<std::vector<Segment>> map(int attachment);
+  Status unmap(int attachment);
+  Status detach(int attachment);
+  size_t attachmentCount() const;
+
+  uint64_t syncCount() const { return sync_count_; }
+
+ private:
+  Buffer(std::unique_ptr<PhysicalAllocation> memory, uint64_t size, const Kernel& kernel, Options options);
+  struct Attachment {
+    int id;
+    DeviceConstraints device;
+    bool mapped = false;
+  };
+  Attachment* findAttachment(int id);
+
+  std::unique_ptr<PhysicalAllocation> memory_;
+  uint64_t size_;
+  Kernel kernel_;
+  Options options_;
+  UniqueFd fd_;
+  uint64_t inode_ = 0;
+  std::string name_;
+  std::vector<Attachment> attachments_;
+  int next_attachment_ = 1;
+  uint64_t sync_count_ = 0;
+};
+
+// Creates a memfd of `size` bytes sealed against shrinking and growing, optionally populated.
+// Returns the read-write fd (close-on-exec as asked). errno of the failing call otherwise.
+Result<UniqueFd> createSealedMemfd(const char* name, uint64_t size, bool populate, bool cloexec);
+
+// Reopens a memfd with another access mode (O_RDONLY, O_WRONLY or 3 = neither), the way a
+// dma-buf fd's f_mode follows the fd_flags of the allocation.
+Result<UniqueFd> reopenWithAccessMode(int fd, uint32_t fd_flags);
+
+}  // namespace dmaheap

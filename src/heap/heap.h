@@ -1,0 +1,56 @@
+// Heap: the one interface a heap implements (the kernel's dma_heap_ops). The core validates
+// requests once; a heap only turns a page-aligned length into physical memory.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+
+namespace dmaheap {
+
+// One physically contiguous piece of a buffer: what one scatter-gather entry describes.
+struct Segment {
+  uint64_t base = 0;  // physical address
+  uint64_t size = 0;  // bytes
+  bool operator==(const Segment&) const = default;
+};
+
+// Physical memory held for one buffer. Destroying it gives the memory back to its heap; it must
+// not outlive nothing: implementations keep what they free into alive themselves.
+class PhysicalAllocation {
+ public:
+  virtual ~PhysicalAllocation() = default;
+  const std::vector<Segment>& segments() const { return segments_; }
+
+ protected:
+  std::vector<Segment> segments_;
+};
+
+// Properties of a heap that other layers read as data, not as if-chains on the heap type.
+struct HeapTraits {
+  const char* type = "system";      // "system", "cma": the kind shown by list/stats
+  bool physically_contiguous = false;  // every buffer is one segment
+  bool private_mmap_allowed = true;    // MAP_PRIVATE accepted (CMA heap: EINVAL)
+  int map_error_errno = EIO;           // errno of a failed device mapping (CMA heap: ENOMEM)
+};
+
+struct HeapUsage {
+  uint64_t size = 0;     // bytes the heap can hand out at most
+  uint64_t free = 0;     // bytes free now
+  uint64_t largest_free_block = 0;  // largest physically contiguous free block, bytes
+};
+
+class Heap {
+ public:
+  virtual ~Heap() = default;
+  // `len` is page aligned and non-zero (the core guarantees it). Returns the memory, or the
+  // heap's errno: ENOMEM when it cannot be satisfied (nothing is kept on failure).
+  virtual Result<std::unique_ptr<PhysicalAllocation>> allocate(uint64_t len) = 0;
+  virtual HeapTraits traits() const = 0;
+  virtual HeapUsage usage() const = 0;
+};
+
+}  // namespace dmaheap

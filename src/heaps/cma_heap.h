@@ -1,0 +1,33 @@
+// CmaHeap: a heap on one CMA area (drivers/dma-buf/heaps/cma_heap.c). One physically
+// contiguous segment per buffer, aligned to min(get_order(size), CONFIG_CMA_ALIGNMENT) pages in
+// absolute page frames; ENOMEM on any failure. Several heaps may share one area (the default
+// area under "default_cma_region" and its legacy name).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "heap/heap.h"
+#include "memory/memory_model.h"
+
+namespace dmaheap {
+
+class CmaHeap final : public Heap {
+ public:
+  CmaHeap(std::shared_ptr<MemoryModel> memory, size_t area, unsigned cma_alignment)
+      : memory_(std::move(memory)), area_(area), cma_alignment_(cma_alignment) {}
+  Result<std::unique_ptr<PhysicalAllocation>> allocate(uint64_t len) override;
+  HeapTraits traits() const override;
+  HeapUsage usage() const override;
+
+  size_t area() const { return area_; }
+  // get_order(size): the smallest order with PAGE_SIZE << order >= size.
+  static unsigned getOrder(uint64_t size, unsigned page_shift);
+
+ private:
+  std::shared_ptr<MemoryModel> memory_;
+  size_t area_;
+  unsigned cma_alignment_;
+};
+
+}  // namespace dmaheap

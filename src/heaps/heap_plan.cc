@@ -1,0 +1,101 @@
+// Heap naming per kernel era (reference 4.1).
+#include "heaps/heap_plan.h"
+
+#include <algorithm>
+
+namespace dmaheap {
+
+const char* heapKindName(HeapKind kind) { return kind == HeapKind::kSystem ? "system" : "cma"; }
+
+namespace {
+
+constexpr const char* kDefaultCmaName = "default_cma_region";
+
+class Planner {
+ public:
+  explicit Planner(const Kernel& kernel) : kernel_(kernel) {}
+
+  // dma_heap_add: refuses an empty or duplicate name.
+  bool add(std::string name, HeapKind kind, int area, std::string note, const char* fail_log) {
+    if (name.empty()) {
+      out_.kernel_log.push_back("dma_heap: Cannot add heap without a name");
+      if (fail_log) out_.kernel_log.push_back(fail_log + name);
+      return false;
+    }
+    const bool dup = std::any_of(out_.heaps.begin(), out_.heaps.end(),
+                                 [&](const HeapPlan& h) { return h.name == name; });
+    if (dup || out_.heaps.size() >= 128) {
+      if (dup && kernel_.duplicateHeapNameErrno() == EINVAL) {
+        out_.kernel_log.push_back("dma_heap: Already registered heap named " + name);
+      } else if (dup) {
+        out_.kernel_log.push_back("sysfs: cannot create duplicate filename '/devices/virtual/dma_heap/" + name + "'");
+        out_.kernel_log.push_back("dma_heap: Unable to create device");
+      } else {
+        out_.kernel_log.push_back("dma_heap: Unable to get minor number for heap");
+      }
+      if (fail_log) out_.kernel_log.push_back(fail_log + name);
+      return false;
+    }
+    out_.heaps.push_back(HeapPlan{std::move(name), kind, area, std::move(note)});
+    return true;
+  }
+
+  HeapPlanResult take() { return std::move(out_); }
+
+ private:
+  const Kernel& kernel_;
+  HeapPlanResult out_;
+};
+
+}  // namespace
+
+HeapPlanResult planHeaps(const Kernel& kernel, const std::vector<dt::CmaArea>& areas) {
+  Planner p(kernel);
+  if (kernel.hasSystemHeap()) p.add("system", HeapKind::kSystem, -1, "system heap", nullptr);
+
+  int default_area = -1;
+  for (size_t i = 0; i < areas.size(); ++i)
+    if (areas[i].is_default) default_area = static_cast<int>(i);  // the last one set wins
+
+  switch (kernel.cmaHeapEra()) {
+    case CmaHeapEra::kNone:
+      break;
+    case CmaHeapEra::kDefaultOnly:
+      if (default_area >= 0) {
+        p.add(areas[default_area].name, HeapKind::kCma, default_area, "the default CMA area", nullptr);
+      }
+      break;
+    case CmaHeapEra::kDefaultNamePlusLegacy:
+      if (default_area >= 0) {
+        p.add(kDefaultCmaName, HeapKind::kCma, default_area, "the default CMA area", nullptr);
+        if (kernel.config.cma_heap_legacy) {
+          if (areas[default_area].name == kDefaultCmaName) {
+            // The kernel notices and skips the second heap.
+          } else {
+            p.add(areas[default_area].name, HeapKind::kCma, default_area,
+                  "legacy name of the default CMA area (CONFIG_DMABUF_HEAPS_CMA_LEGACY)",
+                  "cma_heap: failed to add legacy heap: ");
+          }
+        }
+      }
+      break;
+    case CmaHeapEra::kPerRegion: {
+      if (default_area >= 0) {
+        p.add(kDefaultCmaName, HeapKind::kCma, default_area, "the default CMA area", nullptr);
+      }
+      // One heap per area recorded for heaps: every DT reusable region and the cma=/Kconfig
+      // default area, in registration order; the table has MAX_CMA_AREAS slots.
+      for (size_t i = 0; i < areas.size(); ++i) {
+        const bool recorded = areas[i].from_dt || areas[i].is_default;
+        if (!recorded) continue;
+        p.add(areas[i].name, HeapKind::kCma, static_cast<int>(i),
+              areas[i].from_dt ? "reusable reserved-memory region" : "the cma=/Kconfig default area",
+              "cma_heap: Failed to add CMA heap ");
+      }
+      break;
+    }
+  }
+  return p.take();
+}
+
+}  // namespace dmaheap

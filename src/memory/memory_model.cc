@@ -1,0 +1,663 @@
+// The buddy allocator, pageblocks, zones and CMA bitmaps of MemoryModel.
+#include "memory/memory_model.h"
+
+#include <algorithm>
+#include <cassert>
+#include <cstdio>
+#include <cstdlib>
+#include <sstream>
+
+#include "base/size.h"
+
+namespace dmaheap {
+
+const char* migrateTypeName(MigrateType t) {
+  switch (t) {
+    case MigrateType::kUnmovable: return "unmovable";
+    case MigrateType::kMovable: return "movable";
+    case MigrateType::kCma: return "cma";
+  }
+  return "?";
+}
+
+namespace {
+
+constexpr uint32_t kNil = 0xffffffffu;
+constexpr uint8_t kNotFree = 0xff;
+constexpr uint64_t k4GiB = uint64_t{4} << 30;
+
+[[noreturn]] void invariantFailed(const char* what) {
+  std::fprintf(stderr, "dmaheap: memory model invariant violated: %s\n", what);
+  std::abort();
+}
+#define DMAHEAP_CHECK(cond) \
+  do {                      \
+    if (!(cond)) invariantFailed(#cond); \
+  } while (0)
+
+}  // namespace
+
+struct MemoryModel::Impl {
+  struct Section {
+    uint64_t start_pfn;
+    uint64_t pages;
+    uint32_t first_index;  // index of start_pfn in the per-page arrays
+  };
+  struct CmaArea {
+    std::string name;
+    uint64_t base_pfn;
+    uint64_t count;
+    std::vector<uint64_t> bitmap;  // 1 = allocated
+    uint64_t used = 0;
+  };
+
+  unsigned page_shift = 12;
+  unsigned pageblock_order = 9;
+  uint64_t dma32_end_pfn = 0;
+  std::vector<Section> sections;
+  uint64_t total_index = 0;
+  // Per page: order of the free block that starts here, or kNotFree.
+  std::unique_ptr<uint8_t[]> free_order;
+  std::unique_ptr<uint32_t[]> next;
+  std::unique_ptr<uint32_t[]> prev;
+  // Per pageblock (indexed like pages >> pageblock_order within the section; see blockIndex).
+  std::vector<uint8_t> block_type;
+  std::vector<uint32_t> section_first_block;
+  // List heads per zone, type, order.
+  uint32_t head[kZones][kMigrateTypes][kMaxOrder + 1];
+  uint64_t nr_free[kZones][kMigrateTypes][kMaxOrder + 1] = {};
+  uint64_t managed[kZones] = {};
+  std::vector<CmaArea> cma;
+
+  // ---- page indexing ----
+  const Section* sectionOf(uint64_t pfn) const {
+    auto it = std::upper_bound(sections.begin(), sections.end(), pfn,
+                               [](uint64_t p, const Section& s) { return p < s.start_pfn; });
+    if (it == sections.begin()) return nullptr;
+    --it;
+    if (pfn - it->start_pfn >= it->pages) return nullptr;
+    return &*it;
+  }
+  uint32_t indexOf(uint64_t pfn) const {
+    const Section* s = sectionOf(pfn);
+    DMAHEAP_CHECK(s != nullptr);
+    return static_cast<uint32_t>(s->first_index + (pfn - s->start_pfn));
+  }
+  uint64_t pfnOf(uint32_t index) const {
+    auto it = std::upper_bound(sections.begin(), sections.end(), index,
+                               [](uint32_t i, const Section& s) { return i < s.first_index; });
+    --it;
+    return it->start_pfn + (index - it->first_index);
+  }
+  size_t blockIndex(const Section& s, uint64_t pfn) const {
+    const uint64_t first_block = s.start_pfn >> pageblock_order;
+    return section_first_block[static_cast<size_t>(&s - sections.data())] +
+           static_cast<size_t>((pfn >> pageblock_order) - first_block);
+  }
+  MigrateType typeOf(uint64_t pfn) const {
+    const Section* s = sectionOf(pfn);
+    DMAHEAP_CHECK(s != nullptr);
+    return static_cast<MigrateType>(block_type[blockIndex(*s, pfn)]);
+  }
+  void setType(uint64_t pfn, MigrateType t) {
+    const Section* s = sectionOf(pfn);
+    DMAHEAP_CHECK(s != nullptr);
+    block_type[blockIndex(*s, pfn)] = static_cast<uint8_t>(t);
+  }
+  Zone zoneOf(uint64_t pfn) const { return pfn < dma32_end_pfn ? Zone::kDma32 : Zone::kNormal; }
+
+  // ---- free lists ----
+  void listAdd(uint64_t pfn, unsigned order, MigrateType t) {
+    const uint32_t i = indexOf(pfn);
+    const int z = static_cast<int>(zoneOf(pfn));
+    const int ti = static_cast<int>(t);
+    uint32_t& h = head[z][ti][order];
+    free_order[i] = static_cast<uint8_t>(order);
+    prev[i] = kNil;
+    next[i] = h;
+    if (h != kNil) prev[h] = i;
+    h = i;
+    nr_free[z][ti][order]++;
+  }
+  // The list a free block sits on is recorded by its type at insertion; we recover it from the
+  // pageblock type, which never changes while a block is free except through moveBlockType.
+  void listDel(uint64_t pfn, unsigned order, MigrateType t) {
+    const uint32_t i = indexOf(pfn);
+    const int z = static_cast<int>(zoneOf(pfn));
+    const int ti = static_cast<int>(t);
+    DMAHEAP_CHECK(free_order[i] == order);
+    if (prev[i] != kNil) next[prev[i]] = next[i];
+    else head[z][ti][order] = next[i];
+    if (next[i] != kNil) prev[next[i]] = prev[i];
+    free_order[i] = kNotFree;
+    nr_free[z][ti][order]--;
+  }
+
+  bool isFreeHead(uint64_t pfn, unsigned order) const {
+    const Section* s = sectionOf(pfn);
+    if (!s) return false;
+    return free_order[s->first_index + (pfn - s->start_pfn)] == order;
+  }
+
+  // Two blocks may merge only inside one section, one zone, and never across CMA and non-CMA.
+  bool mayMerge(uint64_t a, uint64_t b) const {
+    if (zoneOf(a) != zoneOf(b)) return false;
+    const bool ca = typeOf(a) == MigrateType::kCma;
+    const bool cb = typeOf(b) == MigrateType::kCma;
+    return ca == cb;
+  }
+
+  // __free_one_page: merge upwards while the buddy is a free block of the same order.
+  void freeOne(uint64_t pfn, unsigned order) {
+    while (order < kMaxOrder) {
+      const uint64_t buddy = pfn ^ (uint64_t{1} << order);
+      const Section* s = sectionOf(pfn);
+      const Section* bs = sectionOf(buddy);
+      if (bs == nullptr || bs != s) break;
+      if (!isFreeHead(buddy, order)) break;
+      if (!mayMerge(pfn, buddy)) break;
+      listDel(buddy, order, typeOf(buddy));
+      pfn = std::min(pfn, buddy);
+      ++order;
+    }
+    // A block spanning several pageblocks takes the type of its first one, so that every free
+    // block sits on the list of each of its pageblocks (as kernels from 6.9 do when merging).
+    const MigrateType t = typeOf(pfn);
+    if (order > pageblock_order) {
+      for (uint64_t b = 0; b < (uint64_t{1} << order); b += uint64_t{1} << pageblock_order) setType(pfn + b, t);
+    }
+    listAdd(pfn, order, t);
+  }
+
+  // Frees [pfn, pfn+count) as maximal aligned blocks, merging (like __free_pages_memory).
+  void freeRange(uint64_t pfn, uint64_t count) {
+    const uint64_t end = pfn + count;
+    while (pfn < end) {
+      unsigned order = kMaxOrder;
+      while (order > 0 && ((pfn & ((uint64_t{1} << order) - 1)) != 0 || pfn + (uint64_t{1} << order) > end)) --order;
+      freeOne(pfn, order);
+      pfn += uint64_t{1} << order;
+    }
+  }
+
+  // expand(): the block at pfn of order `high` was taken for a request of order `low`; hand the
+  // upper halves back to the free lists of type t.
+  void expand(uint64_t pfn, unsigned low, unsigned high, MigrateType t) {
+    while (high > low) {
+      --high;
+      listAdd(pfn + (uint64_t{1} << high), high, t);
+    }
+  }
+
+  // __rmqueue_smallest for one zone and type.
+  bool takeSmallest(int z, MigrateType t, unsigned order, uint64_t* out) {
+    const int ti = static_cast<int>(t);
+    for (unsigned o = order; o <= kMaxOrder; ++o) {
+      const uint32_t i = head[z][ti][o];
+      if (i == kNil) continue;
+      const uint64_t pfn = pfnOf(i);
+      listDel(pfn, o, t);
+      expand(pfn, order, o, t);
+      *out = pfn;
+      return true;
+    }
+    return false;
+  }
+
+  // Changes the type of the pageblock holding pfn, moving its free blocks to the new lists.
+  void convertPageblock(uint64_t pfn, MigrateType to) {
+    const uint64_t start = pfn & ~((uint64_t{1} << pageblock_order) - 1);
+    const uint64_t end = start + (uint64_t{1} << pageblock_order);
+    const MigrateType from = typeOf(pfn);
+    if (from == to) return;
+    // Free blocks larger than a pageblock that contain this one: only possible for order >
+    // pageblock_order, which the caller handles by converting each pageblock of the block.
+    for (uint64_t p = start; p < end;) {
+      const Section* s = sectionOf(p);
+      if (!s) { ++p; continue; }
+      const uint8_t o = free_order[s->first_index + (p - s->start_pfn)];
+      if (o != kNotFree && o <= pageblock_order) {
+        listDel(p, o, from);
+        listAdd(p, o, to);
+        p += uint64_t{1} << o;
+      } else {
+        ++p;
+      }
+    }
+    setType(start, to);
+  }
+
+  // __rmqueue_fallback: steal the largest block of the other non-CMA type.
+  bool takeFallback(int z, MigrateType want, unsigned order, uint64_t* out) {
+    const MigrateType other = want == MigrateType::kUnmovable ? MigrateType::kMovable : MigrateType::kUnmovable;
+    const int oi = static_cast<int>(other);
+    for (int o = static_cast<int>(kMaxOrder); o >= static_cast<int>(order); --o) {
+      const uint32_t i = head[z][oi][o];
+      if (i == kNil) continue;
+      const uint64_t pfn = pfnOf(i);
+      const unsigned uo = static_cast<unsigned>(o);
+      if (uo >= pageblock_order) {
+        // A whole pageblock (or more) is stolen: it changes type, and the rest of it follows.
+        listDel(pfn, uo, other);
+        for (uint64_t b = 0; b < (uint64_t{1} << uo); b += uint64_t{1} << pageblock_order) setType(pfn + b, want);
+        expand(pfn, order, uo, want);
+      } else {
+        // Part of a pageblock: unmovable requests claim the pageblock (steal_suitable_fallback);
+        // movable ones claim it when the block is at least half a pageblock.
+        const bool claim = want == MigrateType::kUnmovable || uo >= pageblock_order / 2;
+        if (claim) {
+          convertPageblock(pfn, want);
+          listDel(pfn, uo, want);
+          expand(pfn, order, uo, want);
+        } else {
+          listDel(pfn, uo, other);
+          expand(pfn, order, uo, other);
+        }
+      }
+      *out = pfn;
+      return true;
+    }
+    return false;
+  }
+
+  // ---- CMA bitmaps ----
+  static bool bitTest(const std::vector<uint64_t>& bm, uint64_t i) { return (bm[i >> 6] >> (i & 63)) & 1; }
+  static void bitSet(std::vector<uint64_t>& bm, uint64_t i, bool v) {
+    if (v) bm[i >> 6] |= uint64_t{1} << (i & 63);
+    else bm[i >> 6] &= ~(uint64_t{1} << (i & 63));
+  }
+  // Index of the first set bit in [from, to), or `to`.
+  static uint64_t findSet(const std::vector<uint64_t>& bm, uint64_t from, uint64_t to) {
+    while (from < to) {
+      const uint64_t word = bm[from >> 6] >> (from & 63);
+      if (word != 0) return std::min(to, from + static_cast<uint64_t>(__builtin_ctzll(word)));
+      from = (from | 63) + 1;
+    }
+    return to;
+  }
+  static uint64_t findClear(const std::vector<uint64_t>& bm, uint64_t from, uint64_t to) {
+    while (from < to) {
+      const uint64_t word = ~bm[from >> 6] >> (from & 63);
+      if (word != 0) return std::min(to, from + static_cast<uint64_t>(__builtin_ctzll(word)));
+      from = (from | 63) + 1;
+    }
+    return to;
+  }
+  static void setRange(std::vector<uint64_t>& bm, uint64_t from, uint64_t count, bool v) {
+    for (uint64_t i = from; i < from + count;) {
+      if ((i & 63) == 0 && i + 64 <= from + count) {
+        bm[i >> 6] = v ? ~uint64_t{0} : 0;
+        i += 64;
+      } else {
+        bitSet(bm, i, v);
+        ++i;
+      }
+    }
+  }
+
+  // Takes [pfn, pfn+count) out of the buddy allocator; every page must be free.
+  bool allPagesFree(uint64_t pfn, uint64_t count) const {
+    const uint64_t end = pfn + count;
+    uint64_t p = pfn;
+    while (p < end) {
+      uint64_t head_pfn = 0;
+      unsigned order = 0;
+      if (!findFreeBlock(p, &head_pfn, &order)) return false;
+      p = head_pfn + (uint64_t{1} << order);
+    }
+    return true;
+  }
+  bool findFreeBlock(uint64_t p, uint64_t* head_pfn, unsigned* order) const {
+    for (unsigned o = 0; o <= kMaxOrder; ++o) {
+      const uint64_t h = p & ~((uint64_t{1} << o) - 1);
+      if (isFreeHead(h, o)) {
+        *head_pfn = h;
+        *order = o;
+        return true;
+      }
+    }
+    return false;
+  }
+  void isolateRange(uint64_t pfn, uint64_t count) {
+    const uint64_t end = pfn + count;
+    uint64_t p = pfn;
+    while (p < end) {
+      uint64_t h = 0;
+      unsigned o = 0;
+      DMAHEAP_CHECK(findFreeBlock(p, &h, &o));
+      const MigrateType t = typeOf(h);
+      listDel(h, o, t);
+      const uint64_t bend = h + (uint64_t{1} << o);
+      // Give back the parts of the block outside [pfn, end) without merging: they cannot merge
+      // with anything outside the block, which was maximal.
+      addAlignedNoMerge(h, std::max(h, std::min(pfn, bend)), t);
+      addAlignedNoMerge(std::min(bend, std::max(end, h)), bend, t);
+      p = bend;
+    }
+  }
+  void addAlignedNoMerge(uint64_t from, uint64_t to, MigrateType t) {
+    while (from < to) {
+      unsigned order = kMaxOrder;
+      while (order > 0 && ((from & ((uint64_t{1} << order) - 1)) != 0 || from + (uint64_t{1} << order) > to)) --order;
+      listAdd(from, order, t);
+      from += uint64_t{1} << order;
+    }
+  }
+};
+
+Result<std::unique_ptr<MemoryModel>> MemoryModel::create(const Kernel& kernel, const MemoryLayout& layout) {
+  auto impl = std::make_unique<Impl>();
+  const unsigned shift = kernel.config.page_shift;
+  const uint64_t page = uint64_t{1} << shift;
+  impl->page_shift = shift;
+  impl->pageblock_order = kernel.pageblockOrder();
+  impl->dma32_end_pfn = k4GiB >> shift;
+  const uint64_t block_bytes = page << impl->pageblock_order;
+
+  std::vector<PhysRange> ram = layout.ram;
+  std::sort(ram.begin(), ram.end(), [](const PhysRange& a, const PhysRange& b) { return a.base < b.base; });
+  uint64_t total = 0;
+  for (size_t i = 0; i < ram.size(); ++i) {
+    const PhysRange& r = ram[i];
+    if (r.size == 0) continue;
+    if (r.base % page || r.size % page) {
+      return makeError(EINVAL, "RAM range " + formatAddr(r.base) + " size " + formatSize(r.size) + " is not page aligned");
+    }
+    if (r.end() < r.base) return makeError(EINVAL, "RAM range at " + formatAddr(r.base) + " wraps around");
+    if (i + 1 < ram.size() && ram[i + 1].base < r.end()) {
+      return makeError(EINVAL, "RAM ranges at " + formatAddr(r.base) + " and " + formatAddr(ram[i + 1].base) + " overlap");
+    }
+    // Merge adjacent ranges into one section so buddies may span them, as in the kernel.
+    if (!impl->sections.empty() && impl->sections.back().start_pfn + impl->sections.back().pages == r.base >> shift) {
+      impl->sections.back().pages += r.size >> shift;
+    } else {
+      impl->sections.push_back({r.base >> shift, r.size >> shift, static_cast<uint32_t>(total)});
+    }
+    total += r.size >> shift;
+    if (total >= kNil) return makeError(EINVAL, "more than 2^32 pages of RAM are not supported");
+  }
+  if (impl->sections.empty()) return makeError(EINVAL, "the board has no RAM");
+  impl->total_index = total;
+  impl->free_order.reset(new uint8_t[total]);
+  std::fill_n(impl->free_order.get(), total, kNotFree);
+  impl->next.reset(new uint32_t[total]);  // only meaningful for free heads
+  impl->prev.reset(new uint32_t[total]);
+  for (auto& z : impl->head)
+    for (auto& t : z)
+      for (auto& h : t) h = kNil;
+  size_t blocks = 0;
+  for (const auto& s : impl->sections) {
+    impl->section_first_block.push_back(static_cast<uint32_t>(blocks));
+    const uint64_t first = s.start_pfn >> impl->pageblock_order;
+    const uint64_t last = (s.start_pfn + s.pages - 1) >> impl->pageblock_order;
+    blocks += static_cast<size_t>(last - first + 1);
+  }
+  impl->block_type.assign(blocks, static_cast<uint8_t>(MigrateType::kMovable));
+
+  // CMA areas: pageblock aligned, inside one section.
+  for (const auto& a : layout.cma_areas) {
+    const PhysRange& r = a.range;
+    if (r.size == 0 || r.base % block_bytes || r.size % block_bytes) {
+      return makeError(EINVAL, "CMA area '" + a.name + "' at " + formatAddr(r.base) + " is not aligned to the pageblock size " + formatSize(block_bytes));
+    }
+    const Impl::Section* s = impl->sectionOf(r.base >> shift);
+    if (!s || (r.end() >> shift) - s->start_pfn > s->pages) {
+      return makeError(EINVAL, "CMA area '" + a.name + "' at " + formatAddr(r.base) + " is not inside RAM");
+    }
+    for (const auto& other : impl->cma) {
+      const PhysRange o{other.base_pfn << shift, other.count << shift};
+      if (o.overlaps(r)) return makeError(EINVAL, "CMA areas '" + other.name + "' and '" + a.name + "' overlap");
+    }
+    Impl::CmaArea area{a.name, r.base >> shift, r.size >> shift, std::vector<uint64_t>((r.size >> shift) / 64 + 1, 0)};
+    impl->cma.push_back(std::move(area));
+  }
+  for (const auto& area : impl->cma)
+    for (uint64_t p = area.base_pfn; p < area.base_pfn + area.count; p += uint64_t{1} << impl->pageblock_order)
+      impl->setType(p, MigrateType::kCma);
+
+  // Every RAM page not reserved goes to the buddy allocator.
+  std::vector<PhysRange> reserved;
+  for (const auto& r : layout.reserved) {
+    if (r.size == 0) continue;
+    const uint64_t b = alignDown(r.base, page);
+    reserved.push_back({b, alignUp(r.end(), page) - b});
+  }
+  std::sort(reserved.begin(), reserved.end(), [](const PhysRange& a, const PhysRange& b) { return a.base < b.base; });
+  for (const auto& area : impl->cma) {
+    const PhysRange ar{area.base_pfn << shift, area.count << shift};
+    for (const auto& r : reserved)
+      if (r.overlaps(ar)) return makeError(EINVAL, "CMA area '" + area.name + "' overlaps a reserved range at " + formatAddr(r.base));
+  }
+  for (const auto& s : impl->sections) {
+    uint64_t p = s.start_pfn;
+    const uint64_t end = s.start_pfn + s.pages;
+    for (const auto& r : reserved) {
+      const uint64_t rb = r.base >> shift;
+      const uint64_t re = r.end() >> shift;
+      if (re <= p || rb >= end) continue;
+      if (rb > p) impl->freeRange(p, rb - p);
+      p = std::max(p, re);
+    }
+    if (p < end) impl->freeRange(p, end - p);
+  }
+  // Managed pages per zone: everything free now, since nothing is allocated yet.
+  for (int z = 0; z < kZones; ++z)
+    for (int t = 0; t < kMigrateTypes; ++t)
+      for (unsigned o = 0; o <= kMaxOrder; ++o) impl->managed[z] += impl->nr_free[z][t][o] << o;
+  return std::unique_ptr<MemoryModel>(new MemoryModel(kernel, std::move(impl)));
+}
+
+MemoryModel::MemoryModel(const Kernel& kernel, std::unique_ptr<Impl> impl)
+    : kernel_(kernel),
+      page_size_(uint64_t{1} << impl->page_shift),
+      page_shift_(impl->page_shift),
+      pageblock_order_(impl->pageblock_order),
+      impl_(std::move(impl)) {}
+
+MemoryModel::~MemoryModel() = default;
+
+Result<PageBlock> MemoryModel::allocPages(unsigned order, MigrateType type) {
+  if (order > kMaxOrder) return makeError(EINVAL, "order " + std::to_string(order) + " is above the maximum order 10");
+  if (type == MigrateType::kCma) return makeError(EINVAL, "CMA pages come from cmaAlloc, not allocPages");
+  std::lock_guard lock(mu_);
+  uint64_t pfn = 0;
+  // Highest zone first, as the zonelist of GFP_HIGHUSER orders them.
+  for (int z = kZones - 1; z >= 0; --z) {
+    if (impl_->takeSmallest(z, type, order, &pfn)) return PageBlock{Pfn{pfn}, order};
+    if (type == MigrateType::kMovable && impl_->takeSmallest(z, MigrateType::kCma, order, &pfn)) {
+      return PageBlock{Pfn{pfn}, order};
+    }
+    if (impl_->takeFallback(z, type, order, &pfn)) return PageBlock{Pfn{pfn}, order};
+  }
+  return makeError(ENOMEM, "no free block of order " + std::to_string(order));
+}
+
+void MemoryModel::freePages(PageBlock block) {
+  std::lock_guard lock(mu_);
+  DMAHEAP_CHECK(block.order <= kMaxOrder);
+  DMAHEAP_CHECK(impl_->sectionOf(block.pfn.value) != nullptr);
+  impl_->freeOne(block.pfn.value, block.order);
+}
+
+size_t MemoryModel::cmaAreaCount() const { return impl_->cma.size(); }
+std::string MemoryModel::cmaAreaName(size_t area) const { return impl_->cma.at(area).name; }
+PhysRange MemoryModel::cmaAreaRange(size_t area) const {
+  const auto& a = impl_->cma.at(area);
+  return {a.base_pfn << page_shift_, a.count << page_shift_};
+}
+uint64_t MemoryModel::cmaAreaFreePages(size_t area) const {
+  std::lock_guard lock(mu_);
+  const auto& a = impl_->cma.at(area);
+  return a.count - a.used;
+}
+uint64_t MemoryModel::cmaAreaLargestFreeRun(size_t area) const {
+  std::lock_guard lock(mu_);
+  const auto& a = impl_->cma.at(area);
+  uint64_t best = 0;
+  for (uint64_t i = 0; i < a.count;) {
+    const uint64_t start = Impl::findClear(a.bitmap, i, a.count);
+    if (start >= a.count) break;
+    const uint64_t stop = Impl::findSet(a.bitmap, start, a.count);
+    best = std::max(best, stop - start);
+    i = stop;
+  }
+  return best;
+}
+
+Result<Pfn> MemoryModel::cmaAlloc(size_t area_index, uint64_t count, unsigned align_order) {
+  std::lock_guard lock(mu_);
+  if (area_index >= impl_->cma.size()) return makeError(EINVAL, "no such CMA area");
+  auto& a = impl_->cma[area_index];
+  if (count == 0) return makeError(EINVAL, "cma_alloc of 0 pages");
+  if (count > a.count) return makeError(ENOMEM, "request larger than the CMA area");
+  if (align_order > 63) return makeError(EINVAL, "alignment order too large");
+  const uint64_t mask = (uint64_t{1} << align_order) - 1;
+  // Offset of the first absolutely aligned page frame from the start of the bitmap.
+  const uint64_t offset = (alignUp(a.base_pfn, mask + 1) - a.base_pfn);
+  uint64_t start = 0;
+  for (;;) {
+    // bitmap_find_next_zero_area_off: the first index >= start with (index + base) aligned and
+    // count clear bits.
+    uint64_t idx = start;
+    bool found = false;
+    while (true) {
+      idx = Impl::findClear(a.bitmap, idx, a.count);
+      // Align the candidate so that its absolute pfn is a multiple of mask + 1.
+      if (idx < offset) idx = offset;
+      else idx = offset + alignUp(idx - offset, mask + 1);
+      if (idx + count > a.count || idx + count < idx) break;
+      const uint64_t busy = Impl::findSet(a.bitmap, idx, idx + count);
+      if (busy == idx + count) {
+        found = true;
+        break;
+      }
+      idx = busy + 1;
+    }
+    if (!found) return makeError(ENOMEM, "no free aligned range of " + std::to_string(count) + " pages in CMA area " + a.name);
+    // alloc_contig_range: the pages must be free in the buddy allocator. Without movable
+    // borrowing they always are; if not (EBUSY), the kernel tries the next aligned slot.
+    const uint64_t pfn = a.base_pfn + idx;
+    if (!impl_->allPagesFree(pfn, count)) {
+      start = idx + mask + 1;
+      continue;
+    }
+    Impl::setRange(a.bitmap, idx, count, true);
+    a.used += count;
+    impl_->isolateRange(pfn, count);
+    return Pfn{pfn};
+  }
+}
+
+Status MemoryModel::cmaRelease(size_t area_index, Pfn pfn, uint64_t count) {
+  std::lock_guard lock(mu_);
+  if (area_index >= impl_->cma.size()) return makeError(EINVAL, "no such CMA area");
+  auto& a = impl_->cma[area_index];
+  if (pfn.value < a.base_pfn || count == 0 || pfn.value + count > a.base_pfn + a.count) {
+    return makeError(EINVAL, "range is not inside CMA area " + a.name);
+  }
+  const uint64_t idx = pfn.value - a.base_pfn;
+  if (Impl::findClear(a.bitmap, idx, idx + count) != idx + count) {
+    return makeError(EINVAL, "range of CMA area " + a.name + " is not allocated");
+  }
+  Impl::setRange(a.bitmap, idx, count, false);
+  a.used -= count;
+  impl_->freeRange(pfn.value, count);
+  return {};
+}
+
+FreeStats MemoryModel::zoneStats(Zone zone) const {
+  std::lock_guard lock(mu_);
+  FreeStats s;
+  const int z = static_cast<int>(zone);
+  s.total_pages = impl_->managed[z];
+  for (int t = 0; t < kMigrateTypes; ++t)
+    for (unsigned o = 0; o <= kMaxOrder; ++o) {
+      const uint64_t pages = impl_->nr_free[z][t][o] << o;
+      s.free_pages += pages;
+      if (t == static_cast<int>(MigrateType::kCma)) s.free_cma_pages += pages;
+      else if (impl_->nr_free[z][t][o] > 0) s.largest_free_block_pages = std::max(s.largest_free_block_pages, uint64_t{1} << o);
+    }
+  return s;
+}
+
+FreeStats MemoryModel::stats() const {
+  FreeStats all;
+  for (int z = 0; z < kZones; ++z) {
+    const FreeStats s = zoneStats(static_cast<Zone>(z));
+    all.total_pages += s.total_pages;
+    all.free_pages += s.free_pages;
+    all.free_cma_pages += s.free_cma_pages;
+    all.largest_free_block_pages = std::max(all.largest_free_block_pages, s.largest_free_block_pages);
+  }
+  return all;
+}
+
+MigrateType MemoryModel::pageblockType(Pfn pfn) const {
+  std::lock_guard lock(mu_);
+  return impl_->typeOf(pfn.value);
+}
+Zone MemoryModel::zoneOf(Pfn pfn) const { return impl_->zoneOf(pfn.value); }
+bool MemoryModel::isRam(Pfn pfn) const { return impl_->sectionOf(pfn.value) != nullptr; }
+
+uint64_t MemoryModel::metadataBytes() const {
+  uint64_t bytes = impl_->total_index * (sizeof(uint8_t) + 2 * sizeof(uint32_t));
+  bytes += impl_->block_type.capacity();
+  bytes += impl_->sections.capacity() * sizeof(Impl::Section);
+  for (const auto& a : impl_->cma) bytes += a.bitmap.capacity() * sizeof(uint64_t);
+  return bytes + sizeof(Impl);
+}
+
+std::string MemoryModel::freeBlockSnapshot() const {
+  std::lock_guard lock(mu_);
+  std::ostringstream out;
+  for (const auto& s : impl_->sections)
+    for (uint64_t p = 0; p < s.pages; ++p) {
+      const uint8_t o = impl_->free_order[s.first_index + p];
+      if (o != kNotFree) out << std::hex << (s.start_pfn + p) << ':' << std::dec << int{o} << ' ';
+    }
+  for (const auto& a : impl_->cma) {
+    out << "| " << a.name << ' ' << a.used;
+    for (uint64_t w : a.bitmap) out << ' ' << std::hex << w << std::dec;
+  }
+  return out.str();
+}
+
+std::string MemoryModel::snapshot() const {
+  std::string s = freeBlockSnapshot();
+  std::lock_guard lock(mu_);
+  s += " | types ";
+  for (uint8_t t : impl_->block_type) s += static_cast<char>('0' + t);
+  return s;
+}
+
+void MemoryModel::checkInvariants() const {
+  std::lock_guard lock(mu_);
+  uint64_t counted[kZones][kMigrateTypes][kMaxOrder + 1] = {};
+  for (int z = 0; z < kZones; ++z)
+    for (int t = 0; t < kMigrateTypes; ++t)
+      for (unsigned o = 0; o <= kMaxOrder; ++o) {
+        uint32_t prev = kNil;
+        for (uint32_t i = impl_->head[z][t][o]; i != kNil; i = impl_->next[i]) {
+          DMAHEAP_CHECK(impl_->prev[i] == prev);
+          DMAHEAP_CHECK(impl_->free_order[i] == o);
+          const uint64_t pfn = impl_->pfnOf(i);
+          DMAHEAP_CHECK((pfn & ((uint64_t{1} << o) - 1)) == 0);
+          DMAHEAP_CHECK(static_cast<int>(impl_->zoneOf(pfn)) == z);
+          const Impl::Section* s = impl_->sectionOf(pfn);
+          DMAHEAP_CHECK(s != nullptr && pfn + (uint64_t{1} << o) <= s->start_pfn + s->pages);
+          for (uint64_t b = 0; b < (uint64_t{1} << o); b += uint64_t{1} << impl_->pageblock_order) {
+            DMAHEAP_CHECK(static_cast<int>(impl_->typeOf(pfn + b)) == t);
+          }
+          counted[z][t][o]++;
+          prev = i;
+        }
+        DMAHEAP_CHECK(counted[z][t][o] == impl_->nr_free[z][t][o]);
+      }
+  for (const auto& a : impl_->cma) {
+    uint64_t used = 0;
+    for (uint64_t i = 0; i < a.count; ++i) used += Impl::bitTest(a.bitmap, i);
+    DMAHEAP_CHECK(used == a.used);
+  }
+}
+
+}  // namespace dmaheap

@@ -1,0 +1,14 @@
+// The dmaheap subcommands. Each takes the arguments after its name and returns the exit status
+// (0 ok, 1 the operation failed, 2 bad arguments or unreadable input).
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace dmaheap::cli {
+
+int runList(const std::vector<std::string>& args);
+int runAlloc(const std::vector<std::string>& args);
+int runDtCheck(const std::vector<std::string>& args);
+
+}  // namespace dmaheap::cli
