@@ -1,0 +1,29 @@
+// Loading a board the way every tool does: from --dtb FILE (or the built-in default board),
+// --kernel V, --kernel-config FILE and --cmdline. One function, so dmaheap, dmaheapd and
+// dmaheap run all build the same heaps from the same options.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "base/result.h"
+#include "board/board.h"
+
+namespace dmaheap {
+
+struct BoardOptions {
+  std::string dtb;            // "" = the built-in default board (DESIGN.md)
+  std::string kernel;         // "" = the default version (6.18)
+  std::string kernel_config;  // "" = the Debian-like default configuration
+  std::string cmdline;        // kernel command line, e.g. "cma=128M"
+};
+
+// The kernel the options name. EINVAL naming the supported range for a bad version; the
+// .config reader's errno for a bad config file.
+Result<Kernel> kernelFromOptions(const BoardOptions& options);
+
+// Builds the board. Errors: those of kernelFromOptions; the device-tree loader's (ENOENT,
+// EINVAL with a one-line reason, ...); EINVAL when the tree would crash the kernel at boot.
+Result<std::unique_ptr<Board>> loadBoard(const BoardOptions& options);
+
+}  // namespace dmaheap
