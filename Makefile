@@ -1,0 +1,42 @@
+# dmaheap: the two commands of README.md, plus bench and oracle.
+#   make demo   installs what is missing (apt-get), builds, runs the showcase on the default board
+#   make test   the same set-up, then every test (unit, sanitizer run, corpus, fuzz, conformance)
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+JOBS       ?= $(shell nproc)
+
+# Debian 12 packages, each justified in README.md.
+PACKAGES := build-essential cmake pkg-config git ca-certificates \
+            libfdt-dev device-tree-compiler nlohmann-json3-dev libseccomp-dev \
+            libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev \
+            apt-utils dpkg-dev
+
+.PHONY: all deps build asan test demo bench oracle clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh $(PACKAGES)
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS)
+
+asan: deps
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DDMAHEAP_SANITIZE=ON -DDMAHEAP_BENCH=OFF >/dev/null
+	@cmake --build $(ASAN_BUILD) -j$(JOBS)
+
+test: build asan
+	@scripts/run-tests.sh $(BUILD) $(ASAN_BUILD)
+
+demo: build
+	@scripts/demo.sh $(BUILD)
+
+bench: build
+	@scripts/run-bench.sh $(BUILD)
+
+oracle: deps
+	@oracle/record.sh
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz

@@ -1,0 +1,22 @@
+// The options every board-using subcommand shares: --dtb, --kernel, --kernel-config, --cmdline.
+#pragma once
+
+#include "board/board_loader.h"
+#include "tools/dmaheap/args.h"
+
+namespace dmaheap::cli {
+
+inline void addBoardOptions(ArgSpec* spec) {
+  spec->options.insert({"--dtb", "--kernel", "--kernel-config", "--cmdline"});
+}
+
+inline BoardOptions boardOptionsFrom(const Args& args) {
+  BoardOptions o;
+  if (auto* v = args.option("--dtb")) o.dtb = *v;
+  if (auto* v = args.option("--kernel")) o.kernel = *v;
+  if (auto* v = args.option("--kernel-config")) o.kernel_config = *v;
+  if (auto* v = args.option("--cmdline")) o.cmdline = *v;
+  return o;
+}
+
+}  // namespace dmaheap::cli
