@@ -1,6 +1,6 @@
 #!/bin/sh
 # Turn one QEMU console log (stdin) into a golden file (stdout). Format: oracle/README.md.
-exec awk '
+exec env LC_ALL=C awk '
 function clean(s,   h) {
     sub(/\r$/, "", s)
     sub(/^\[ *[0-9]+\.[0-9]+\] /, "", s)

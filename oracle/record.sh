@@ -2,7 +2,8 @@
 # Record what real arm64 Linux kernels do with every device-tree case in tests/dt-cases/,
 # booted under QEMU (-M virt), into tests/oracle-golden/<case>/<kernel-id>.txt.
 #
-# usage: oracle/record.sh [-k KERNEL-ID[,KERNEL-ID...]] [-j JOBS] [--no-install] [CASE...]
+# usage: oracle/record.sh [-k KERNEL-ID[,KERNEL-ID...]] [-j JOBS] [--no-install] [--regolden] [CASE...]
+#   --regolden  only rewrite the golden files from the boot logs already in the work directory
 #
 # Big artifacts (packages, kernel sources and builds, boot logs) live in
 # ${ORACLE_WORK:-build/oracle}; everything there is cached, so a rerun only boots.
@@ -19,11 +20,13 @@ golden_dir=$repo/tests/oracle-golden
 jobs=${ORACLE_JOBS:-2}
 only_kernels=
 install=1
+regolden=0
 while [ $# -gt 0 ]; do
     case $1 in
     -k) only_kernels=$2; shift 2;;
     -j) jobs=$2; shift 2;;
     --no-install) install=0; shift;;
+    --regolden) regolden=1; shift;;
     -h|--help) sed -n '2,11p' "$0"; exit 0;;
     -*) echo "record.sh: unknown option $1" >&2; exit 2;;
     *) break;;
@@ -219,6 +222,19 @@ boot_one() { # case kernel-id
 }
 
 # ---------------------------------------------------------------- main
+if [ $regolden = 1 ]; then
+    n=0
+    for log in "$work"/runs/*/*.log; do
+        c=$(basename "$(dirname "$log")") k=$(basename "$log" .log)
+        if [ ${#only_cases[@]} -gt 0 ] && [[ " ${only_cases[*]} " != *" $c "* ]]; then continue; fi
+        if [ -n "$only_kernels" ] && [[ ",$only_kernels," != *",$k,"* ]]; then continue; fi
+        mkdir -p "$golden_dir/$c"
+        "$here/golden.sh" < "$log" > "$golden_dir/$c/$k.txt"
+        n=$((n + 1))
+    done
+    say "rewrote $n golden files from boot logs"
+    exit 0
+fi
 need_tools
 prepare_kernels
 prepare_initrd
