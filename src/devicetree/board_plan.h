@@ -45,6 +45,10 @@ struct ReservedRegion {
   std::string compatible;  // first compatible string, "" if none
   RegionOutcome outcome = RegionOutcome::kNoHandler;
   bool removed_from_memory = false;  // no-map: not in the kernel's linear map / buddy
+  // Added by the device-tree rules (additive): which handler took it ("cma", "dma-coherent",
+  // "restricted-dma", "" for none) and whether it carries linux,cma-default.
+  std::string handler;
+  bool cma_default = false;
 };
 
 struct CmaArea {
@@ -54,6 +58,7 @@ struct CmaArea {
   bool is_default = false; // dma_contiguous_default_area
   bool from_dt = false;    // made by rmem_cma_setup from a reusable shared-dma-pool node
   bool activated = true;   // false: "could not be activated" (zones, invalid pfns)
+  std::string path;        // (additive) the DT node path for from_dt areas, "" otherwise
 };
 
 // The result of applying one kernel's rules to one tree (or to the built-in default board).
@@ -66,6 +71,8 @@ struct BoardPlan {
   std::vector<CmaArea> cma_areas;     // in registration order
   std::vector<Diagnostic> diagnostics;
   bool kernel_crashes = false;        // some rule predicts a WARN/Oops/panic at boot
+  // (additive) Every line the kernel prints about memory, reserved memory and CMA, in boot order.
+  std::vector<std::string> kernel_log;
 
   bool hasErrors() const {
     for (const auto& d : diagnostics)
