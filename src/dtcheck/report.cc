@@ -1,0 +1,222 @@
+// dt-check: building a report and rendering it as text and JSON; running the whole check.
+#include "dtcheck/report.h"
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "base/size.h"
+#include "devicetree/plan.h"
+
+namespace dmaheap::dtcheck {
+namespace {
+
+std::string span(uint64_t base, uint64_t size) {
+  return formatAddr(base) + "-" + formatAddr(size == 0 ? base : base + size - 1);
+}
+
+std::string pad(std::string s, size_t width) {
+  if (s.size() < width) s.append(width - s.size(), ' ');
+  return s;
+}
+
+// Names of the heaps made from CMA area `index`.
+std::vector<std::string> heapsOfArea(const Report& r, int index) {
+  std::vector<std::string> out;
+  for (const auto& h : r.heaps.heaps)
+    if (h.kind == HeapKind::kCma && h.cma_area == index) out.push_back(h.name);
+  return out;
+}
+
+std::string describeKernel(const Kernel& k) {
+  std::ostringstream s;
+  s << "kernel " << k.version.str() << " (" << formatSize(k.pageSize()) << " pages, "
+    << formatSize(k.pageblockBytes()) << " pageblocks, CMA alignment " << formatSize(k.cmaMinAlignmentBytes())
+    << ", " << k.maxCmaAreas() << " CMA areas, CMA_SIZE_MBYTES=" << k.config.cma_size_mbytes;
+  if (!k.config.cma) s << ", no CMA";
+  if (!k.hasDmaBufHeaps()) s << ", no DMA-BUF heaps";
+  s << ")";
+  return s.str();
+}
+
+}  // namespace
+
+Report makeReport(std::string source, std::string cmdline, dt::BoardPlan plan) {
+  Report r;
+  r.source = std::move(source);
+  r.cmdline = std::move(cmdline);
+  if (!plan.kernel_crashes) r.heaps = planHeaps(plan.kernel, plan.cma_areas);
+  r.plan = std::move(plan);
+  return r;
+}
+
+int exitStatus(const Report& report) { return report.plan.hasErrors() ? 1 : 0; }
+
+std::string renderText(const Report& r) {
+  const auto& p = r.plan;
+  std::ostringstream o;
+  o << "dt-check " << r.source << "\n" << describeKernel(p.kernel) << "\n";
+  if (!r.cmdline.empty()) o << "command line: " << r.cmdline << "\n";
+
+  o << "\nmemory:\n";
+  if (p.memory.empty()) o << "  (none)\n";
+  for (const auto& m : p.memory) o << "  " << span(m.base, m.size) << "  " << formatSize(m.size) << "\n";
+
+  o << "\nreserved regions:\n";
+  if (p.regions.empty()) o << "  (none)\n";
+  for (const auto& g : p.regions) {
+    std::string props = g.compatible.empty() ? "(no compatible)" : g.compatible;
+    if (g.dynamic) props += " dynamic";
+    if (g.reusable) props += " reusable";
+    if (g.no_map) props += " no-map";
+    if (g.cma_default) props += " linux,cma-default";
+    const bool placed = g.size != 0 || !g.dynamic;
+    o << "  " << pad(g.path, 44) << " " << (placed ? span(g.base, g.size) : std::string("(not placed)")) << "  "
+      << formatSize(g.size) << "\n      " << props << " -> " << dt::outcomeName(g.outcome);
+    if (!g.handler.empty()) o << " (" << g.handler << ")";
+    o << "\n";
+  }
+
+  o << "\nCMA areas:\n";
+  if (p.cma_areas.empty()) o << "  (none)\n";
+  for (size_t i = 0; i < p.cma_areas.size(); ++i) {
+    const auto& a = p.cma_areas[i];
+    o << "  " << pad(a.name, 28) << " " << span(a.base, a.size) << "  " << formatSize(a.size)
+      << (a.is_default ? "  default" : "") << (a.activated ? "  activated" : "  NOT activated");
+    const auto names = heapsOfArea(r, static_cast<int>(i));
+    for (size_t k = 0; k < names.size(); ++k) o << (k == 0 ? "  heaps: " : ", ") << names[k];
+    o << "\n";
+  }
+
+  o << "\nheaps (/dev/dma_heap):\n";
+  if (p.kernel_crashes) {
+    o << "  (none: the kernel panics during boot, before /dev/dma_heap exists)\n";
+  } else if (r.heaps.heaps.empty()) {
+    o << "  (none" << (p.kernel.hasDmaBufHeaps() ? ")" : ": this kernel has no DMA-BUF heaps)") << "\n";
+  }
+  for (const auto& h : r.heaps.heaps) {
+    o << "  " << pad(h.name, 28) << " " << heapKindName(h.kind);
+    if (h.kind == HeapKind::kCma && h.cma_area >= 0) o << " (area " << p.cma_areas[h.cma_area].name << ")";
+    o << "\n";
+  }
+
+  size_t errors = 0;
+  size_t warnings = 0;
+  size_t notes = 0;
+  if (!p.diagnostics.empty()) o << "\ndiagnostics:\n";
+  for (const auto& d : p.diagnostics) {
+    (d.severity == dt::Severity::kError ? errors : d.severity == dt::Severity::kWarning ? warnings : notes)++;
+    o << "\n" << d.node << ": " << dt::severityName(d.severity) << " [" << d.code << "]: " << d.message << "\n";
+    if (!d.kernel_log.empty()) {
+      o << "  kernel log:\n";
+      for (const auto& l : d.kernel_log) o << "    " << l << "\n";
+    }
+    if (!d.fix.empty()) o << "  fix: " << d.fix << "\n";
+  }
+  o << "\n" << errors << (errors == 1 ? " error, " : " errors, ") << warnings
+    << (warnings == 1 ? " warning, " : " warnings, ") << notes << (notes == 1 ? " note" : " notes");
+  if (p.kernel_crashes) o << "; the kernel crashes at boot";
+  o << "\n";
+  return o.str();
+}
+
+nlohmann::json renderJson(const Report& r) {
+  using nlohmann::json;
+  const auto& p = r.plan;
+  json j;
+  j["file"] = r.source;
+  j["kernel"] = p.kernel.version.str();
+  j["cmdline"] = r.cmdline;
+  j["kernel_config"] = {{"page_size", p.kernel.pageSize()},
+                        {"pageblock_size", p.kernel.pageblockBytes()},
+                        {"cma_min_alignment", p.kernel.cmaMinAlignmentBytes()},
+                        {"cma_areas", p.kernel.maxCmaAreas()},
+                        {"cma_size_mbytes", p.kernel.config.cma_size_mbytes}};
+  j["memory"] = json::array();
+  for (const auto& m : p.memory) j["memory"].push_back({{"base", m.base}, {"size", m.size}});
+  j["reserved"] = json::array();
+  for (const auto& g : p.regions) {
+    j["reserved"].push_back({{"name", g.name},
+                             {"path", g.path},
+                             {"base", g.base},
+                             {"size", g.size},
+                             {"no_map", g.no_map},
+                             {"reusable", g.reusable},
+                             {"compatible", g.compatible},
+                             {"outcome", dt::outcomeName(g.outcome)},
+                             {"dynamic", g.dynamic},
+                             {"cma_default", g.cma_default},
+                             {"handler", g.handler}});
+  }
+  j["reserved_ranges"] = json::array();
+  for (const auto& m : p.reserved) j["reserved_ranges"].push_back({{"base", m.base}, {"size", m.size}});
+  j["cma_areas"] = json::array();
+  for (const auto& a : p.cma_areas) {
+    j["cma_areas"].push_back({{"name", a.name},
+                              {"base", a.base},
+                              {"size", a.size},
+                              {"default", a.is_default},
+                              {"activated", a.activated},
+                              {"from_dt", a.from_dt},
+                              {"path", a.path}});
+  }
+  j["heaps"] = json::array();
+  for (const auto& h : r.heaps.heaps) {
+    json e = {{"name", h.name}, {"type", heapKindName(h.kind)}};
+    e["area"] = h.kind == HeapKind::kCma && h.cma_area >= 0 ? json(p.cma_areas[h.cma_area].name) : json(nullptr);
+    j["heaps"].push_back(std::move(e));
+  }
+  j["diagnostics"] = json::array();
+  for (const auto& d : p.diagnostics) {
+    j["diagnostics"].push_back({{"severity", dt::severityName(d.severity)},
+                                {"code", d.code},
+                                {"node", d.node},
+                                {"message", d.message},
+                                {"kernel_log", d.kernel_log},
+                                {"fix", d.fix}});
+  }
+  j["kernel_crashes"] = p.kernel_crashes;
+  j["kernel_log"] = p.kernel_log;
+  j["exit_status"] = exitStatus(r);
+  return j;
+}
+
+int run(const Options& options, std::string* out, std::string* err) {
+  Kernel kernel;
+  if (options.kernel_version) {
+    auto v = KernelVersion::parse(*options.kernel_version);
+    if (!v) {
+      *err += "dmaheap dt-check: " + v.error().message() + "\n";
+      return 2;
+    }
+    kernel.version = *v;
+  }
+  if (options.kernel_config) {
+    auto c = KernelConfig::fromFile(*options.kernel_config);
+    if (!c) {
+      *err += "dmaheap dt-check: " + c.error().message() + "\n";
+      return 2;
+    }
+    kernel.config = *c;
+  }
+  auto plan = dt::planFromFile(options.path, kernel, options.cmdline);
+  if (!plan) {
+    *err += "dmaheap dt-check: " + plan.error().message() + "\n";
+    return 2;
+  }
+  const Report report = makeReport(options.path, options.cmdline, std::move(plan).value());
+  if (options.json) *out += renderJson(report).dump(2) + "\n";
+  else *out += renderText(report);
+  if (options.svg_path) {
+    std::ofstream f(*options.svg_path, std::ios::binary | std::ios::trunc);
+    f << renderSvg(report);
+    f.close();
+    if (!f) {
+      *err += "dmaheap dt-check: cannot write '" + *options.svg_path + "'\n";
+      return 2;
+    }
+  }
+  return exitStatus(report);
+}
+
+}  // namespace dmaheap::dtcheck
