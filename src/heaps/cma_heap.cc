@@ -35,10 +35,15 @@ unsigned CmaHeap::getOrder(uint64_t size, unsigned page_shift) {
 }
 
 Result<std::unique_ptr<PhysicalAllocation>> CmaHeap::allocate(uint64_t len) {
+  return allocate(len, CmaPlacement::kFirstFit, nullptr);
+}
+
+Result<std::unique_ptr<PhysicalAllocation>> CmaHeap::allocate(uint64_t len, CmaPlacement placement,
+                                                              CmaAllocStats* stats) {
   const unsigned shift = memory_->pageShift();
   const uint64_t count = len >> shift;
   const unsigned align = std::min(getOrder(len, shift), cma_alignment_);
-  auto pfn = memory_->cmaAlloc(area_, count, align);
+  auto pfn = memory_->cmaAlloc(area_, count, align, placement, stats);
   if (!pfn) {
     return makeError(ENOMEM, "cma: __cma_alloc: " + memory_->cmaAreaName(area_) + ": alloc failed, req-size: " +
                                  std::to_string(count) + " pages, ret: -12");

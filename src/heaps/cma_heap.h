@@ -17,6 +17,8 @@ class CmaHeap final : public Heap {
   CmaHeap(std::shared_ptr<MemoryModel> memory, size_t area, unsigned cma_alignment)
       : memory_(std::move(memory)), area_(area), cma_alignment_(cma_alignment) {}
   Result<std::unique_ptr<PhysicalAllocation>> allocate(uint64_t len) override;
+  // The same with a placement policy and the migration cost reported (for the simulation).
+  Result<std::unique_ptr<PhysicalAllocation>> allocate(uint64_t len, CmaPlacement placement, CmaAllocStats* stats);
   HeapTraits traits() const override;
   HeapUsage usage() const override;
 

@@ -68,6 +68,63 @@ struct MemoryModel::Impl {
   uint64_t nr_free[kZones][kMigrateTypes][kMaxOrder + 1] = {};
   uint64_t managed[kZones] = {};
   std::vector<CmaArea> cma;
+  // Tracked movable pages (the simulation's page cache): owner id per page, made on first use.
+  std::unique_ptr<uint32_t[]> owner;
+  std::vector<uint64_t> movable_pfn;    // id -> pfn, kNoPfn when the id is free
+  std::vector<uint8_t> movable_pinned;  // id -> pinned
+  std::vector<uint32_t> free_ids;
+  std::vector<uint64_t> cma_borrowed;   // per area: tracked movable pages inside it
+  std::vector<uint64_t> cma_pinned;     // per area: of those, pinned
+  static constexpr uint64_t kNoPfn = ~uint64_t{0};
+
+  int areaOf(uint64_t pfn) const {
+    for (size_t i = 0; i < cma.size(); ++i)
+      if (pfn - cma[i].base_pfn < cma[i].count) return static_cast<int>(i);
+    return -1;
+  }
+  uint32_t ownerOf(uint64_t pfn) const { return owner ? owner[indexOf(pfn)] : kNil; }
+  void setOwner(uint64_t pfn, uint32_t id) {
+    if (!owner) {
+      owner.reset(new uint32_t[total_index]);
+      std::fill_n(owner.get(), total_index, kNil);
+    }
+    const int area = areaOf(pfn);
+    const uint32_t old = owner[indexOf(pfn)];
+    if (area >= 0) {
+      if (old != kNil) {
+        cma_borrowed[static_cast<size_t>(area)]--;
+        if (movable_pinned[old]) cma_pinned[static_cast<size_t>(area)]--;
+      }
+      if (id != kNil) {
+        cma_borrowed[static_cast<size_t>(area)]++;
+        if (movable_pinned[id]) cma_pinned[static_cast<size_t>(area)]++;
+      }
+    }
+    owner[indexOf(pfn)] = id;
+  }
+
+  uint64_t zoneFree(int z, int t) const {
+    uint64_t n = 0;
+    for (unsigned o = 0; o <= kMaxOrder; ++o) n += nr_free[z][t][o] << o;
+    return n;
+  }
+
+  // alloc_pages for unmovable/movable requests: the zonelist, the CMA balance rule for movable
+  // requests, then fallbacks.
+  bool allocInternal(unsigned order, MigrateType type, uint64_t* pfn) {
+    for (int z = kZones - 1; z >= 0; --z) {
+      if (type == MigrateType::kMovable) {
+        uint64_t free_all = 0;
+        for (int t = 0; t < kMigrateTypes; ++t) free_all += zoneFree(z, t);
+        const uint64_t free_cma = zoneFree(z, static_cast<int>(MigrateType::kCma));
+        if (free_cma > free_all / 2 && takeSmallest(z, MigrateType::kCma, order, pfn)) return true;
+      }
+      if (takeSmallest(z, type, order, pfn)) return true;
+      if (type == MigrateType::kMovable && takeSmallest(z, MigrateType::kCma, order, pfn)) return true;
+      if (takeFallback(z, type, order, pfn)) return true;
+    }
+    return false;
+  }
 
   // ---- page indexing ----
   const Section* sectionOf(uint64_t pfn) const {
@@ -295,18 +352,6 @@ struct MemoryModel::Impl {
     }
   }
 
-  // Takes [pfn, pfn+count) out of the buddy allocator; every page must be free.
-  bool allPagesFree(uint64_t pfn, uint64_t count) const {
-    const uint64_t end = pfn + count;
-    uint64_t p = pfn;
-    while (p < end) {
-      uint64_t head_pfn = 0;
-      unsigned order = 0;
-      if (!findFreeBlock(p, &head_pfn, &order)) return false;
-      p = head_pfn + (uint64_t{1} << order);
-    }
-    return true;
-  }
   bool findFreeBlock(uint64_t p, uint64_t* head_pfn, unsigned* order) const {
     for (unsigned o = 0; o <= kMaxOrder; ++o) {
       const uint64_t h = p & ~((uint64_t{1} << o) - 1);
@@ -318,23 +363,71 @@ struct MemoryModel::Impl {
     }
     return false;
   }
-  void isolateRange(uint64_t pfn, uint64_t count) {
+
+  // Takes every free page of [pfn, pfn+count) off the free lists (the kernel isolates the
+  // pageblocks); returns the pages of the range that are allocated, in address order.
+  std::vector<uint64_t> isolateFreeIn(uint64_t pfn, uint64_t count) {
+    std::vector<uint64_t> allocated;
     const uint64_t end = pfn + count;
     uint64_t p = pfn;
     while (p < end) {
       uint64_t h = 0;
       unsigned o = 0;
-      DMAHEAP_CHECK(findFreeBlock(p, &h, &o));
+      if (!findFreeBlock(p, &h, &o)) {
+        allocated.push_back(p++);
+        continue;
+      }
       const MigrateType t = typeOf(h);
       listDel(h, o, t);
       const uint64_t bend = h + (uint64_t{1} << o);
-      // Give back the parts of the block outside [pfn, end) without merging: they cannot merge
-      // with anything outside the block, which was maximal.
+      // The parts of the block outside the range go back; they cannot merge with anything
+      // outside the block, which was maximal.
       addAlignedNoMerge(h, std::max(h, std::min(pfn, bend)), t);
       addAlignedNoMerge(std::min(bend, std::max(end, h)), bend, t);
       p = bend;
     }
+    return allocated;
   }
+
+  // Undoes a failed isolation: every page of the range not owned by a movable page goes back.
+  void releaseIsolated(uint64_t pfn, uint64_t count) {
+    const uint64_t end = pfn + count;
+    uint64_t run = pfn;
+    for (uint64_t p = pfn; p <= end; ++p) {
+      const bool busy = p < end && ownerOf(p) != kNil;
+      if (p == end || busy) {
+        if (p > run) freeRange(run, p - run);
+        run = p + 1;
+      }
+    }
+  }
+
+  enum class Claim { kOk, kBusy, kNoMemory };
+
+  // alloc_contig_range on [pfn, pfn+count): isolate, then migrate each borrowed movable page
+  // elsewhere in address order. A pinned or untracked page makes the range busy; pages already
+  // migrated stay where they went, as in the kernel.
+  Claim claimRange(uint64_t pfn, uint64_t count, CmaAllocStats* stats) {
+    const std::vector<uint64_t> allocated = isolateFreeIn(pfn, count);
+    for (uint64_t p : allocated) {
+      const uint32_t id = ownerOf(p);
+      if (id == kNil || movable_pinned[id]) {
+        releaseIsolated(pfn, count);
+        return Claim::kBusy;
+      }
+      uint64_t dest = 0;
+      if (!allocInternal(0, MigrateType::kMovable, &dest)) {
+        releaseIsolated(pfn, count);
+        return Claim::kNoMemory;
+      }
+      setOwner(p, kNil);
+      setOwner(dest, id);
+      movable_pfn[id] = dest;
+      stats->pages_migrated++;
+    }
+    return Claim::kOk;
+  }
+
   void addAlignedNoMerge(uint64_t from, uint64_t to, MigrateType t) {
     while (from < to) {
       unsigned order = kMaxOrder;
@@ -411,6 +504,8 @@ Result<std::unique_ptr<MemoryModel>> MemoryModel::create(const Kernel& kernel, c
     Impl::CmaArea area{a.name, r.base >> shift, r.size >> shift, std::vector<uint64_t>((r.size >> shift) / 64 + 1, 0)};
     impl->cma.push_back(std::move(area));
   }
+  impl->cma_borrowed.assign(impl->cma.size(), 0);
+  impl->cma_pinned.assign(impl->cma.size(), 0);
   for (const auto& area : impl->cma)
     for (uint64_t p = area.base_pfn; p < area.base_pfn + area.count; p += uint64_t{1} << impl->pageblock_order)
       impl->setType(p, MigrateType::kCma);
@@ -461,15 +556,84 @@ Result<PageBlock> MemoryModel::allocPages(unsigned order, MigrateType type) {
   if (type == MigrateType::kCma) return makeError(EINVAL, "CMA pages come from cmaAlloc, not allocPages");
   std::lock_guard lock(mu_);
   uint64_t pfn = 0;
-  // Highest zone first, as the zonelist of GFP_HIGHUSER orders them.
-  for (int z = kZones - 1; z >= 0; --z) {
-    if (impl_->takeSmallest(z, type, order, &pfn)) return PageBlock{Pfn{pfn}, order};
-    if (type == MigrateType::kMovable && impl_->takeSmallest(z, MigrateType::kCma, order, &pfn)) {
-      return PageBlock{Pfn{pfn}, order};
-    }
-    if (impl_->takeFallback(z, type, order, &pfn)) return PageBlock{Pfn{pfn}, order};
-  }
+  if (impl_->allocInternal(order, type, &pfn)) return PageBlock{Pfn{pfn}, order};
   return makeError(ENOMEM, "no free block of order " + std::to_string(order));
+}
+
+Result<MovablePageId> MemoryModel::allocMovablePage(bool pinned) {
+  std::lock_guard lock(mu_);
+  uint64_t pfn = 0;
+  if (!impl_->allocInternal(0, MigrateType::kMovable, &pfn)) return makeError(ENOMEM, "no free page");
+  uint32_t id;
+  if (!impl_->free_ids.empty()) {
+    id = impl_->free_ids.back();
+    impl_->free_ids.pop_back();
+  } else {
+    id = static_cast<uint32_t>(impl_->movable_pfn.size());
+    impl_->movable_pfn.push_back(Impl::kNoPfn);
+    impl_->movable_pinned.push_back(0);
+  }
+  impl_->movable_pfn[id] = pfn;
+  impl_->movable_pinned[id] = pinned ? 1 : 0;
+  impl_->setOwner(pfn, id);
+  return MovablePageId{id};
+}
+
+void MemoryModel::freeMovablePage(MovablePageId id) {
+  std::lock_guard lock(mu_);
+  DMAHEAP_CHECK(id.value < impl_->movable_pfn.size() && impl_->movable_pfn[id.value] != Impl::kNoPfn);
+  const uint64_t pfn = impl_->movable_pfn[id.value];
+  impl_->setOwner(pfn, kNil);
+  impl_->movable_pfn[id.value] = Impl::kNoPfn;
+  impl_->movable_pinned[id.value] = 0;
+  impl_->free_ids.push_back(id.value);
+  impl_->freeOne(pfn, 0);
+}
+
+Pfn MemoryModel::movablePagePfn(MovablePageId id) const {
+  std::lock_guard lock(mu_);
+  DMAHEAP_CHECK(id.value < impl_->movable_pfn.size() && impl_->movable_pfn[id.value] != Impl::kNoPfn);
+  return Pfn{impl_->movable_pfn[id.value]};
+}
+
+bool MemoryModel::movablePagePinned(MovablePageId id) const {
+  std::lock_guard lock(mu_);
+  DMAHEAP_CHECK(id.value < impl_->movable_pinned.size());
+  return impl_->movable_pinned[id.value] != 0;
+}
+
+void MemoryModel::setMovablePagePinned(MovablePageId id, bool pinned) {
+  std::lock_guard lock(mu_);
+  DMAHEAP_CHECK(id.value < impl_->movable_pfn.size() && impl_->movable_pfn[id.value] != Impl::kNoPfn);
+  const uint64_t pfn = impl_->movable_pfn[id.value];
+  impl_->setOwner(pfn, kNil);
+  impl_->movable_pinned[id.value] = pinned ? 1 : 0;
+  impl_->setOwner(pfn, id.value);
+}
+
+uint64_t MemoryModel::cmaAreaBorrowedPages(size_t area) const {
+  std::lock_guard lock(mu_);
+  return impl_->cma_borrowed.at(area);
+}
+
+uint64_t MemoryModel::cmaAreaPinnedPages(size_t area) const {
+  std::lock_guard lock(mu_);
+  return impl_->cma_pinned.at(area);
+}
+
+uint64_t MemoryModel::cmaAreaFreePageblocks(size_t area_index) const {
+  std::lock_guard lock(mu_);
+  const auto& a = impl_->cma.at(area_index);
+  const unsigned pbo = impl_->pageblock_order;
+  uint64_t blocks = 0;
+  const int t = static_cast<int>(MigrateType::kCma);
+  for (int z = 0; z < kZones; ++z)
+    for (unsigned o = pbo; o <= kMaxOrder; ++o)
+      for (uint32_t i = impl_->head[z][t][o]; i != kNil; i = impl_->next[i]) {
+        const uint64_t pfn = impl_->pfnOf(i);
+        if (pfn - a.base_pfn < a.count) blocks += uint64_t{1} << (o - pbo);
+      }
+  return blocks;
 }
 
 void MemoryModel::freePages(PageBlock block) {
@@ -504,48 +668,78 @@ uint64_t MemoryModel::cmaAreaLargestFreeRun(size_t area) const {
   return best;
 }
 
-Result<Pfn> MemoryModel::cmaAlloc(size_t area_index, uint64_t count, unsigned align_order) {
+const char* cmaPlacementName(CmaPlacement p) { return p == CmaPlacement::kFirstFit ? "first-fit" : "best-fit"; }
+
+Result<Pfn> MemoryModel::cmaAlloc(size_t area_index, uint64_t count, unsigned align_order, CmaPlacement placement,
+                                  CmaAllocStats* stats) {
+  CmaAllocStats local;
+  if (!stats) stats = &local;
   std::lock_guard lock(mu_);
   if (area_index >= impl_->cma.size()) return makeError(EINVAL, "no such CMA area");
   auto& a = impl_->cma[area_index];
   if (count == 0) return makeError(EINVAL, "cma_alloc of 0 pages");
   if (count > a.count) return makeError(ENOMEM, "request larger than the CMA area");
   if (align_order > 63) return makeError(EINVAL, "alignment order too large");
-  const uint64_t mask = (uint64_t{1} << align_order) - 1;
+  const uint64_t step = uint64_t{1} << align_order;
   // Offset of the first absolutely aligned page frame from the start of the bitmap.
-  const uint64_t offset = (alignUp(a.base_pfn, mask + 1) - a.base_pfn);
-  uint64_t start = 0;
-  for (;;) {
-    // bitmap_find_next_zero_area_off: the first index >= start with (index + base) aligned and
-    // count clear bits.
-    uint64_t idx = start;
-    bool found = false;
-    while (true) {
-      idx = Impl::findClear(a.bitmap, idx, a.count);
-      // Align the candidate so that its absolute pfn is a multiple of mask + 1.
-      if (idx < offset) idx = offset;
-      else idx = offset + alignUp(idx - offset, mask + 1);
-      if (idx + count > a.count || idx + count < idx) break;
+  const uint64_t offset = alignUp(a.base_pfn, step) - a.base_pfn;
+  const auto aligned = [&](uint64_t idx) { return idx < offset ? offset : offset + alignUp(idx - offset, step); };
+  // The first aligned candidate at or after `idx` whose count bits are clear, or a.count.
+  const auto nextCandidate = [&](uint64_t idx) -> uint64_t {
+    for (;;) {
+      idx = aligned(Impl::findClear(a.bitmap, idx, a.count));
+      if (idx >= a.count || count > a.count - idx) return a.count;
       const uint64_t busy = Impl::findSet(a.bitmap, idx, idx + count);
-      if (busy == idx + count) {
-        found = true;
-        break;
-      }
+      if (busy == idx + count) return idx;
       idx = busy + 1;
     }
-    if (!found) return makeError(ENOMEM, "no free aligned range of " + std::to_string(count) + " pages in CMA area " + a.name);
-    // alloc_contig_range: the pages must be free in the buddy allocator. Without movable
-    // borrowing they always are; if not (EBUSY), the kernel tries the next aligned slot.
+  };
+  const auto tryCandidate = [&](uint64_t idx, bool* stop) -> bool {
     const uint64_t pfn = a.base_pfn + idx;
-    if (!impl_->allPagesFree(pfn, count)) {
-      start = idx + mask + 1;
-      continue;
+    switch (impl_->claimRange(pfn, count, stats)) {
+      case Impl::Claim::kOk:
+        Impl::setRange(a.bitmap, idx, count, true);
+        a.used += count;
+        return true;
+      case Impl::Claim::kBusy:
+        stats->busy_candidates++;
+        return false;
+      case Impl::Claim::kNoMemory:
+        *stop = true;  // only EBUSY moves on to the next slot
+        return false;
     }
-    Impl::setRange(a.bitmap, idx, count, true);
-    a.used += count;
-    impl_->isolateRange(pfn, count);
-    return Pfn{pfn};
+    return false;
+  };
+  bool stop = false;
+  if (placement == CmaPlacement::kFirstFit) {
+    // The kernel's loop: first fit; on EBUSY, the next aligned slot after this one.
+    for (uint64_t idx = nextCandidate(0); idx < a.count && !stop; idx = nextCandidate(idx + step)) {
+      if (tryCandidate(idx, &stop)) return Pfn{a.base_pfn + idx};
+    }
+  } else {
+    // Best fit: free runs of the bitmap, smallest first (then lowest address); inside a run,
+    // aligned slots in address order.
+    struct Run {
+      uint64_t start, length;
+    };
+    std::vector<Run> runs;
+    for (uint64_t i = 0; i < a.count;) {
+      const uint64_t st = Impl::findClear(a.bitmap, i, a.count);
+      if (st >= a.count) break;
+      const uint64_t en = Impl::findSet(a.bitmap, st, a.count);
+      const uint64_t first = aligned(st);
+      if (first < en && en - first >= count) runs.push_back({st, en - st});
+      i = en;
+    }
+    std::stable_sort(runs.begin(), runs.end(), [](const Run& x, const Run& y) { return x.length < y.length; });
+    for (const Run& r : runs) {
+      for (uint64_t idx = aligned(r.start); idx + count <= r.start + r.length && !stop; idx += step) {
+        if (tryCandidate(idx, &stop)) return Pfn{a.base_pfn + idx};
+      }
+      if (stop) break;
+    }
   }
+  return makeError(ENOMEM, "no free aligned range of " + std::to_string(count) + " pages in CMA area " + a.name);
 }
 
 Status MemoryModel::cmaRelease(size_t area_index, Pfn pfn, uint64_t count) {
@@ -604,6 +798,7 @@ uint64_t MemoryModel::metadataBytes() const {
   bytes += impl_->block_type.capacity();
   bytes += impl_->sections.capacity() * sizeof(Impl::Section);
   for (const auto& a : impl_->cma) bytes += a.bitmap.capacity() * sizeof(uint64_t);
+  if (impl_->owner) bytes += impl_->total_index * sizeof(uint32_t) + impl_->movable_pfn.capacity() * 9;
   return bytes + sizeof(Impl);
 }
 
@@ -653,6 +848,14 @@ void MemoryModel::checkInvariants() const {
         }
         DMAHEAP_CHECK(counted[z][t][o] == impl_->nr_free[z][t][o]);
       }
+  for (uint32_t id = 0; id < impl_->movable_pfn.size(); ++id) {
+    const uint64_t pfn = impl_->movable_pfn[id];
+    if (pfn == Impl::kNoPfn) continue;
+    DMAHEAP_CHECK(impl_->ownerOf(pfn) == id);
+    uint64_t h = 0;
+    unsigned o = 0;
+    DMAHEAP_CHECK(!impl_->findFreeBlock(pfn, &h, &o));
+  }
   for (const auto& a : impl_->cma) {
     uint64_t used = 0;
     for (uint64_t i = 0; i < a.count; ++i) used += Impl::bitTest(a.bitmap, i);

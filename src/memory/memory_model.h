@@ -10,7 +10,9 @@
 //
 // Invariants (checked with assertions): a free block never crosses a section, a zone or a
 // CMA/non-CMA boundary; no page is both free and allocated; the free counters equal the sum of
-// the free lists. Metadata: 9 bytes per page plus one byte per pageblock and one bit per CMA page.
+// the free lists; every tracked movable page is allocated and owned by exactly one id.
+// Metadata: 9 bytes per page plus one byte per pageblock and one bit per CMA page; 4 more bytes
+// per page once tracked movable pages are used (the simulation).
 //
 // Thread safety: every public member takes an internal lock, so heaps in a service may share one
 // model. Not copyable.
@@ -45,6 +47,23 @@ struct MemoryLayout {
     PhysRange range;                 // must lie in RAM and be pageblock aligned
   };
   std::vector<Area> cma_areas;
+};
+
+// Where cmaAlloc looks first. kFirstFit is the kernel's; kBestFit is ours: the smallest free run
+// of the bitmap that holds the request, which keeps large runs whole under churn.
+enum class CmaPlacement { kFirstFit, kBestFit };
+const char* cmaPlacementName(CmaPlacement p);
+
+// What one cmaAlloc cost: pages copied by migration (including copies wasted on candidates that
+// turned out busy) and candidates abandoned because of a pinned page.
+struct CmaAllocStats {
+  uint64_t pages_migrated = 0;
+  uint64_t busy_candidates = 0;
+};
+
+struct MovablePageId {
+  uint32_t value = 0;
+  bool operator==(const MovablePageId&) const = default;
 };
 
 // A block of pages allocated from the buddy allocator.
@@ -89,11 +108,31 @@ class MemoryModel {
   uint64_t cmaAreaFreePages(size_t area) const;
   // Longest run of free pages in the area's bitmap.
   uint64_t cmaAreaLargestFreeRun(size_t area) const;
-  // cma_alloc(area, count, align): count pages aligned to 2^align_order page frames (absolute),
-  // first fit. EINVAL for count 0; ENOMEM when no aligned free run exists or count exceeds the area.
-  Result<Pfn> cmaAlloc(size_t area, uint64_t count, unsigned align_order);
+  // cma_alloc(area, count, align): count pages aligned to 2^align_order page frames (absolute).
+  // The candidate range is isolated and movable pages borrowed from it are migrated elsewhere;
+  // a pinned page makes the candidate busy (EBUSY inside) and the next candidate is tried, as the
+  // kernel does. EINVAL for count 0; ENOMEM when no candidate works or count exceeds the area.
+  // `stats` (optional) receives the migration cost, also on failure.
+  Result<Pfn> cmaAlloc(size_t area, uint64_t count, unsigned align_order,
+                       CmaPlacement placement = CmaPlacement::kFirstFit, CmaAllocStats* stats = nullptr);
   // cma_release: EINVAL (and nothing changes) if the range is not an allocated range of the area.
   Status cmaRelease(size_t area, Pfn pfn, uint64_t count);
+
+  // Tracked movable pages: order-0 pages of page cache or anonymous memory that cmaAlloc may
+  // migrate. They prefer CMA pageblocks when more than half of a zone's free pages are CMA, as
+  // the kernel's __rmqueue does. A pinned page cannot be migrated. Ids are reused after free.
+  // ENOMEM when no page is free.
+  Result<MovablePageId> allocMovablePage(bool pinned);
+  void freeMovablePage(MovablePageId id);
+  Pfn movablePagePfn(MovablePageId id) const;
+  bool movablePagePinned(MovablePageId id) const;
+  void setMovablePagePinned(MovablePageId id, bool pinned);
+  // Tracked movable pages currently inside the CMA area (borrowed), and how many are pinned.
+  uint64_t cmaAreaBorrowedPages(size_t area) const;
+  uint64_t cmaAreaPinnedPages(size_t area) const;
+  // Pageblocks of the area with every page free in the buddy allocator (no CMA buffer, no
+  // borrowed page): what an allocation can take without migrating anything.
+  uint64_t cmaAreaFreePageblocks(size_t area) const;
 
   FreeStats stats() const;
   FreeStats zoneStats(Zone zone) const;

@@ -1,0 +1,252 @@
+// The step loop of the simulation.
+#include "simulate/simulator.h"
+
+#include <algorithm>
+#include <deque>
+#include <list>
+#include <memory>
+
+#include "heaps/cma_heap.h"
+
+namespace dmaheap::sim {
+namespace {
+
+// splitmix64: a tiny generator whose output is the same on every platform and library.
+class Rng {
+ public:
+  explicit Rng(uint64_t seed) : s_(seed) {}
+  uint64_t next() {
+    uint64_t z = (s_ += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  }
+  // Uniform in [lo, hi].
+  uint64_t between(uint64_t lo, uint64_t hi) { return hi <= lo ? lo : lo + next() % (hi - lo + 1); }
+  bool chance(double p) { return p > 0 && static_cast<double>(next() >> 11) * 0x1.0p-53 < p; }
+
+ private:
+  uint64_t s_;
+};
+
+struct ResolvedStream {
+  const Stream* spec;
+  const HeapEntry* heap;
+  CmaHeap* cma;  // null for non-CMA heaps
+  StreamResult result;
+  struct Live {
+    uint64_t expires;
+    std::unique_ptr<PhysicalAllocation> memory;
+  };
+  std::deque<Live> live;
+};
+
+Result<const HeapEntry*> resolveHeap(const HeapRegistry& registry, const std::string& name) {
+  if (const HeapEntry* h = registry.find(name)) return h;
+  // By capability, in creation order (the kernel's list is newest first).
+  auto heaps = registry.heaps();
+  std::reverse(heaps.begin(), heaps.end());
+  for (const HeapEntry* h : heaps) {
+    if (name == "contiguous" && h->heap->traits().physically_contiguous) return h;
+    if (name == "system" && std::string(h->heap->traits().type) == "system") return h;
+  }
+  std::string known;
+  for (const HeapEntry* h : heaps) known += (known.empty() ? "" : ", ") + h->node_name;
+  return makeError(EINVAL, "no heap '" + name + "' on this board (heaps: " + (known.empty() ? "none" : known) +
+                               "; or use \"contiguous\" / \"system\")");
+}
+
+AreaState areaState(const MemoryModel& m, size_t area) {
+  AreaState s;
+  s.free_pages = m.cmaAreaFreePages(area);
+  s.largest_free_run = m.cmaAreaLargestFreeRun(area);
+  s.free_pageblocks = m.cmaAreaFreePageblocks(area);
+  s.borrowed_pages = m.cmaAreaBorrowedPages(area);
+  s.pinned_pages = m.cmaAreaPinnedPages(area);
+  return s;
+}
+
+}  // namespace
+
+Result<SimResult> simulate(Board& board, const Workload& w, const SimOptions& options) {
+  MemoryModel& mem = *board.memory;
+  const uint64_t page = mem.pageSize();
+  SimResult out;
+  out.workload = w.name;
+  out.placement = cmaPlacementName(options.placement);
+  for (size_t a = 0; a < mem.cmaAreaCount(); ++a) {
+    out.area_names.push_back(mem.cmaAreaName(a));
+    out.area_pages.push_back(mem.cmaAreaRange(a).size / page);
+  }
+  std::list<ResolvedStream> streams;  // stable addresses; holds move-only buffers
+  for (const Stream& s : w.streams) {
+    auto h = resolveHeap(*board.registry, s.heap);
+    if (!h) return makeError(EINVAL, "stream '" + s.name + "': " + h.error().message());
+    ResolvedStream r{&s, h.value(), dynamic_cast<CmaHeap*>(h.value()->heap.get()), {}, {}};
+    r.result.name = s.name;
+    r.result.heap = h.value()->name;
+    streams.push_back(std::move(r));
+  }
+
+  Rng rng(w.seed);
+  std::vector<MovablePageId> movable;
+  std::vector<uint32_t> generation;  // per movable id, to drop stale unpin events
+  struct Unpin {
+    uint64_t step;
+    MovablePageId id;
+    uint32_t gen;
+  };
+  std::deque<Unpin> unpins;
+  const uint64_t target = w.pressure.movable_bytes / page;
+  const uint64_t churn = w.pressure.churn_bytes / page;
+
+  const auto addMovable = [&](uint64_t step) -> bool {
+    const bool pinned = rng.chance(w.pressure.pinned_share);
+    auto id = mem.allocMovablePage(pinned);
+    if (!id) return false;
+    if (generation.size() <= id->value) generation.resize(id->value + 1, 0);
+    generation[id->value]++;
+    movable.push_back(*id);
+    if (pinned) unpins.push_back({step + w.pressure.pin_steps, *id, generation[id->value]});
+    return true;
+  };
+  const auto sample = [&](uint64_t step) {
+    Sample s;
+    s.step = step;
+    s.movable_pages = movable.size();
+    s.failures = out.failures;
+    for (size_t a = 0; a < mem.cmaAreaCount(); ++a) s.areas.push_back(areaState(mem, a));
+    out.samples.push_back(std::move(s));
+  };
+
+  for (uint64_t step = 0; step < w.steps; ++step) {
+    // 1. Buffers whose lifetime ended are freed.
+    for (auto& s : streams)
+      while (!s.live.empty() && s.live.front().expires <= step) s.live.pop_front();
+    // 2. Pins that ended are released.
+    while (!unpins.empty() && unpins.front().step <= step) {
+      const Unpin u = unpins.front();
+      unpins.pop_front();
+      if (u.id.value < generation.size() && generation[u.id.value] == u.gen) mem.setMovablePagePinned(u.id, false);
+    }
+    // 3. Page-cache churn, then top up to the target.
+    for (uint64_t i = 0; i < churn && !movable.empty(); ++i) {
+      const size_t k = static_cast<size_t>(rng.next() % movable.size());
+      const MovablePageId id = movable[k];
+      movable[k] = movable.back();
+      movable.pop_back();
+      generation[id.value]++;  // any pending unpin is now stale
+      mem.freeMovablePage(id);
+    }
+    while (movable.size() < target && addMovable(step)) {
+    }
+    // 4. Each stream allocates on its beat while below its count.
+    for (auto& s : streams) {
+      const Stream& spec = *s.spec;
+      if (step < spec.start || (step - spec.start) % spec.interval != 0 || s.live.size() >= spec.count) continue;
+      const uint64_t size = spec.size_max ? rng.between(spec.size, spec.size_max) : spec.size;
+      const uint64_t len = alignUp(size, page);
+      s.result.attempts++;
+      CmaAllocStats cost;
+      auto memory = s.cma ? s.cma->allocate(len, options.placement, &cost) : s.heap->heap->allocate(len);
+      s.result.pages_migrated += cost.pages_migrated;
+      s.result.max_pages_migrated = std::max(s.result.max_pages_migrated, cost.pages_migrated);
+      s.result.busy_candidates += cost.busy_candidates;
+      out.pages_migrated += cost.pages_migrated;
+      if (!memory) {
+        s.result.failures++;
+        out.failures++;
+        if (!out.first_failure.happened) {
+          FirstFailure& f = out.first_failure;
+          f.happened = true;
+          f.step = step;
+          f.stream = spec.name;
+          f.heap = s.heap->name;
+          f.size = len;
+          f.error = memory.code();
+          f.message = memory.error().message();
+          if (s.cma) {
+            f.area = static_cast<int>(s.cma->area());
+            f.state = areaState(mem, s.cma->area());
+          }
+          for (const auto& o : streams) f.live_buffers += o.live.size();
+        }
+        continue;
+      }
+      s.result.successes++;
+      const uint64_t hold = spec.hold_max ? rng.between(spec.hold, spec.hold_max) : spec.hold;
+      // Keep the queue ordered by expiry (lifetimes may vary).
+      ResolvedStream::Live live{step + hold, std::move(memory.value())};
+      auto it = std::upper_bound(s.live.begin(), s.live.end(), live.expires,
+                                 [](uint64_t e, const ResolvedStream::Live& l) { return e < l.expires; });
+      s.live.insert(it, std::move(live));
+    }
+    if (step % w.sample_every == 0 || step + 1 == w.steps) sample(step);
+  }
+  // Give everything back.
+  for (auto& s : streams) {
+    s.live.clear();
+    out.streams.push_back(s.result);
+  }
+  for (MovablePageId id : movable) mem.freeMovablePage(id);
+  return out;
+}
+
+Result<MinCmaResult> findMinCma(const dt::BoardPlan& plan, const Workload& w, const SimOptions& options) {
+  // Which plan area do the streams use?
+  auto first = buildBoard(plan);
+  if (!first) return first.error();
+  int plan_area = -1;
+  for (const Stream& s : w.streams) {
+    auto h = resolveHeap(*first.value()->registry, s.heap);
+    if (!h) return makeError(EINVAL, "stream '" + s.name + "': " + h.error().message());
+    if (auto* cma = dynamic_cast<CmaHeap*>(h.value()->heap.get())) {
+      const PhysRange r = first.value()->memory->cmaAreaRange(cma->area());
+      for (size_t i = 0; i < plan.cma_areas.size(); ++i)
+        if (plan.cma_areas[i].base == r.base && plan.cma_areas[i].size == r.size) plan_area = static_cast<int>(i);
+      break;
+    }
+  }
+  if (plan_area < 0) return makeError(EINVAL, "no stream uses a CMA heap: nothing to size");
+  const dt::CmaArea original = plan.cma_areas[static_cast<size_t>(plan_area)];
+  const uint64_t block = plan.kernel.pageblockBytes();
+  const uint64_t end = original.base + original.size;
+  uint64_t ram_start = end;
+  for (const auto& r : plan.memory)
+    if (r.contains(end - 1)) ram_start = r.base;
+  const uint64_t max_blocks = (end - alignUp(ram_start, block)) / block;
+
+  MinCmaResult result;
+  const auto failuresAt = [&](uint64_t blocks) -> Result<uint64_t> {
+    dt::BoardPlan p = plan;
+    p.cma_areas[static_cast<size_t>(plan_area)].size = blocks * block;
+    p.cma_areas[static_cast<size_t>(plan_area)].base = end - blocks * block;
+    auto board = buildBoard(p);
+    uint64_t failures = ~uint64_t{0};
+    if (board) {
+      auto r = simulate(*board.value(), w, options);
+      if (!r) return r.error();
+      failures = r->failures;
+    }
+    result.tried.push_back({blocks * block, failures});
+    return failures;
+  };
+  // Binary search for the smallest number of pageblocks with no failure.
+  uint64_t lo = 1;
+  uint64_t hi = std::min(max_blocks, std::max<uint64_t>(1, 4 * (original.size / block)));
+  auto at_hi = failuresAt(hi);
+  if (!at_hi) return at_hi.error();
+  if (at_hi.value() != 0) return result;  // even the largest area fails
+  while (lo < hi) {
+    const uint64_t mid = lo + (hi - lo) / 2;
+    auto f = failuresAt(mid);
+    if (!f) return f.error();
+    if (f.value() == 0) hi = mid;
+    else lo = mid + 1;
+  }
+  result.found = true;
+  result.bytes = hi * block;
+  return result;
+}
+
+}  // namespace dmaheap::sim
