@@ -73,7 +73,7 @@ const HeapEntry* HeapRegistry::find(std::string_view name) const {
   return nullptr;
 }
 
-Result<std::unique_ptr<Buffer>> HeapRegistry::allocate(const HeapEntry& heap, const uapi::AllocationData& r) const {
+Result<uint64_t> HeapRegistry::validate(const uapi::AllocationData& r) const {
   if (r.fd != 0) return makeError(EINVAL, "the fd field must be 0 on input");
   if (r.fd_flags & ~uapi::kValidFdFlags) {
     return makeError(EINVAL, "fd_flags may only hold O_CLOEXEC and the access mode");
@@ -84,6 +84,13 @@ Result<std::unique_ptr<Buffer>> HeapRegistry::allocate(const HeapEntry& heap, co
   if (len == 0) {
     return makeError(EINVAL, r.len == 0 ? "length 0" : "length wraps to 0 when page aligned");
   }
+  return len;
+}
+
+Result<std::unique_ptr<Buffer>> HeapRegistry::allocate(const HeapEntry& heap, const uapi::AllocationData& r) const {
+  auto validated = validate(r);
+  if (!validated) return validated.error();
+  const uint64_t len = validated.value();
   auto memory = heap.heap->allocate(len);
   if (!memory) return memory.error();
   Buffer::Options opts;

@@ -64,6 +64,11 @@ class HeapRegistry {
   // requested access mode and O_CLOEXEC.
   Result<std::unique_ptr<Buffer>> allocate(const HeapEntry& heap, const uapi::AllocationData& request) const;
 
+  // The checks allocate() makes before asking the heap (fd, fd_flags, heap_flags, length), with
+  // the same errno and order: the page-aligned length, or EINVAL. For callers that check
+  // something of their own (a service's quota) between validation and allocation.
+  Result<uint64_t> validate(const uapi::AllocationData& request) const;
+
   // The whole ioctl for an in-process caller: `arg` points at the caller's struct, whose size
   // and direction come from `cmd`. On success the new fd (owned by the caller) is written back
   // as the kernel does and the Buffer is returned; EFAULT for a null `arg`.

@@ -1,0 +1,743 @@
+// dmaheapd's epoll loop: clients, requests, fd hand-out, lifetime and accounting.
+#include "service/service.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <map>
+#include <set>
+#include <unordered_map>
+
+#include "base/errno_name.h"
+#include "protocol/protocol.h"
+#include "protocol/transport.h"
+#include "service/buffer_watcher.h"
+#include "service/holders.h"
+
+namespace dmaheap::service {
+
+using Clock = std::chrono::steady_clock;
+using proto::Reply;
+
+namespace {
+
+// epoll tags below kFirstClientId name the service's own fds.
+constexpr uint64_t kTagListener = 1;
+constexpr uint64_t kTagWatcher = 2;
+constexpr uint64_t kTagWake = 3;
+constexpr uint64_t kTagSignal = 4;
+constexpr uint64_t kFirstClientId = 16;
+
+Reply errorReply(const Error& e) {
+  Reply r;
+  r.error = e.code();
+  r.message = e.message();
+  return r;
+}
+
+template <typename T>
+Reply okReply(T body) {
+  Reply r;
+  r.body = std::move(body);
+  return r;
+}
+
+std::string readComm(int pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/comm");
+  std::string comm;
+  std::getline(f, comm);
+  return comm;
+}
+
+}  // namespace
+
+// One connection.
+struct Service::Client {
+  uint64_t id = 0;
+  UniqueFd sock;
+  PeerCredentials creds;
+  std::string comm;
+  proto::FrameBuffer in{proto::Direction::kRequest};
+  std::deque<UniqueFd> fds;  // received, not yet claimed by a frame
+  struct Out {
+    std::vector<uint8_t> bytes;
+    size_t offset = 0;
+    UniqueFd fd;  // sent with the first byte, then closed: the service keeps no reference
+  };
+  std::deque<Out> out;
+  size_t out_bytes = 0;
+  Clock::time_point partial_since{};  // when the oldest incomplete request started arriving
+  Clock::time_point stall_since{};    // when replies began waiting without progress
+  uint32_t epoll_mask = 0;
+  bool closing = false;               // protocol error sent: flush, then close
+  std::set<std::string> logged;       // refusal kinds already logged for this client
+  proto::ClientStats stats;
+};
+
+// One buffer handed out and not yet released by every holder.
+struct Service::LiveBuffer {
+  std::unique_ptr<Buffer> buffer;  // holds the physical memory; its fd was given away
+  FileId file;
+  uint64_t client = 0;
+  int32_t owner_pid = 0;
+  uint32_t owner_uid = 0;
+  std::string owner_comm;
+};
+
+struct Service::Impl {
+  Impl(const HeapRegistry& r, ServiceOptions o, BufferWatcher w)
+      : registry(r), options(std::move(o)), watcher(std::move(w)) {}
+
+  const HeapRegistry& registry;
+  ServiceOptions options;
+  BufferWatcher watcher;
+  UniqueFd epoll;
+  UniqueFd wake;
+  UniqueFd signals;
+  UniqueFd listener;
+  std::string bound_path;  // unlinked at exit if we created it
+  std::atomic<bool> stop_requested{false};
+
+  std::map<uint64_t, std::unique_ptr<Client>> clients;
+  uint64_t next_client_id = kFirstClientId;
+  std::unordered_map<int, LiveBuffer> buffers;  // by watch id
+  std::map<FileId, int> by_file;
+  struct UidUse {
+    uint32_t buffers = 0;
+    uint64_t bytes = 0;
+  };
+  std::map<uint32_t, UidUse> uid_use;
+  uint64_t buffers_freed = 0;
+  Clock::time_point started = Clock::now();
+
+  void log(const std::string& line) {
+    if (options.log) {
+      options.log(line);
+    } else {
+      std::fprintf(stderr, "dmaheapd: %s\n", line.c_str());
+    }
+  }
+  std::string describe(const Client& c) const {
+    return "client " + std::to_string(c.id) + " (pid " + std::to_string(c.creds.pid) + " uid " +
+           std::to_string(c.creds.uid) + " " + c.comm + ")";
+  }
+
+  Status addToEpoll(int fd, uint64_t tag, uint32_t events) {
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.u64 = tag;
+    if (::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, fd, &ev) != 0) {
+      return makeError(errno, std::string("epoll_ctl: ") + std::strerror(errno));
+    }
+    return {};
+  }
+
+  // ---- buffers ----
+
+  void releaseFreed(const std::vector<int>& gone) {
+    for (int wd : gone) {
+      auto it = buffers.find(wd);
+      if (it == buffers.end()) continue;
+      LiveBuffer& b = it->second;
+      const uint64_t size = b.buffer->size();
+      auto& use = uid_use[b.owner_uid];
+      use.buffers -= 1;
+      use.bytes -= size;
+      if (use.buffers == 0) uid_use.erase(b.owner_uid);
+      if (auto c = clients.find(b.client); c != clients.end()) {
+        c->second->stats.live_buffers -= 1;
+        c->second->stats.live_bytes -= size;
+      }
+      by_file.erase(b.file);
+      buffers.erase(it);  // the Buffer gives its pages back to the heap
+      ++buffers_freed;
+    }
+  }
+  void pollWatcher() { releaseFreed(watcher.poll()); }
+
+  // ---- clients ----
+
+  void accept() {
+    for (int i = 0; i < 64; ++i) {
+      UniqueFd sock(::accept4(listener.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+      if (!sock) {
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) log(std::string("accept: ") + std::strerror(errno));
+        return;
+      }
+      if (clients.size() >= options.max_clients) {
+        log("refusing a connection: " + std::to_string(options.max_clients) + " clients already connected");
+        continue;
+      }
+      auto c = std::make_unique<Client>();
+      c->id = next_client_id++;
+      ucred cred{};
+      socklen_t len = sizeof cred;
+      if (::getsockopt(sock.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+        c->creds.pid = cred.pid;
+        c->creds.uid = cred.uid;
+        c->creds.gid = cred.gid;
+      } else {
+        // No credentials, no access: nobody's uid.
+        c->creds.uid = c->creds.gid = 65534;
+      }
+      gid_t groups[256];
+      socklen_t glen = sizeof groups;
+      if (::getsockopt(sock.get(), SOL_SOCKET, SO_PEERGROUPS, groups, &glen) == 0) {
+        c->creds.groups.assign(groups, groups + glen / sizeof(gid_t));
+      }
+      c->comm = readComm(c->creds.pid);
+      c->stats.id = c->id;
+      c->stats.pid = static_cast<uint32_t>(c->creds.pid);
+      c->stats.uid = c->creds.uid;
+      c->stats.gid = c->creds.gid;
+      c->stats.comm = c->comm;
+      c->sock = std::move(sock);
+      c->epoll_mask = EPOLLIN | EPOLLRDHUP;
+      if (!addToEpoll(c->sock.get(), c->id, c->epoll_mask)) continue;
+      clients.emplace(c->id, std::move(c));
+    }
+  }
+
+  void closeClient(uint64_t id, const std::string& why) {
+    auto it = clients.find(id);
+    if (it == clients.end()) return;
+    if (!why.empty()) log(describe(*it->second) + " disconnected: " + why);
+    ::epoll_ctl(epoll.get(), EPOLL_CTL_DEL, it->second->sock.get(), nullptr);
+    // Unsent replies close their fds here; those buffers are freed through the watcher.
+    clients.erase(it);
+  }
+
+  void setMask(Client& c) {
+    uint32_t mask = EPOLLRDHUP;
+    if (!c.closing && c.out.size() < options.max_pending_replies) mask |= EPOLLIN;
+    if (!c.out.empty()) mask |= EPOLLOUT;
+    if (mask == c.epoll_mask) return;
+    epoll_event ev{};
+    ev.events = mask;
+    ev.data.u64 = c.id;
+    ::epoll_ctl(epoll.get(), EPOLL_CTL_MOD, c.sock.get(), &ev);
+    c.epoll_mask = mask;
+  }
+
+  void queue(Client& c, std::vector<uint8_t> bytes, UniqueFd fd = UniqueFd()) {
+    c.out_bytes += bytes.size();
+    c.out.push_back(Client::Out{std::move(bytes), 0, std::move(fd)});
+  }
+
+  // Sends what the socket takes. False if the client had to be closed.
+  bool flush(Client& c) {
+    bool progress = false;
+    while (!c.out.empty()) {
+      Client::Out& o = c.out.front();
+      auto n = proto::sendWithFd(c.sock.get(), std::span<const uint8_t>(o.bytes).subspan(o.offset),
+                                 o.offset == 0 ? o.fd.get() : -1, true);
+      if (!n) {
+        if (n.code() == EAGAIN || n.code() == EWOULDBLOCK) break;
+        closeClient(c.id, c.closing ? "" : "send failed: " + n.error().message());
+        return false;
+      }
+      progress = true;
+      if (o.offset == 0) o.fd.reset();  // in flight now; the receiver holds it
+      o.offset += *n;
+      c.out_bytes -= *n;
+      if (o.offset == o.bytes.size()) c.out.pop_front();
+    }
+    if (c.out.empty()) {
+      c.stall_since = {};
+      if (c.closing) {
+        closeClient(c.id, "");
+        return false;
+      }
+    } else if (progress || c.stall_since == Clock::time_point{}) {
+      c.stall_since = Clock::now();
+    }
+    if (c.out_bytes > options.max_pending_bytes) {
+      closeClient(c.id, "more than " + std::to_string(options.max_pending_bytes) + " bytes of replies unread");
+      return false;
+    }
+    setMask(c);
+    return true;
+  }
+
+  // The connection is beyond repair: say why, then close once that is sent.
+  void protocolViolation(Client& c, const Error& e) {
+    log(describe(c) + ": protocol error, closing: " + errnoName(e.code()) + ": " + e.message());
+    c.closing = true;
+    c.in = proto::FrameBuffer(proto::Direction::kRequest);
+    c.fds.clear();
+    queue(c, proto::encodeProtocolError(e.code(), e.message()));
+  }
+
+  // Reads once and handles up to kFramesPerTurn requests. False if the client was closed.
+  bool readFrom(Client& c) {
+    uint8_t buf[65536];
+    std::vector<UniqueFd> fds;
+    auto n = proto::receiveWithFds(c.sock.get(), buf, fds, true);
+    for (auto& fd : fds) c.fds.push_back(std::move(fd));
+    if (!n) {
+      if (n.code() == EAGAIN || n.code() == EWOULDBLOCK) return true;
+      if (n.code() == EPROTO) {
+        protocolViolation(c, n.error());
+        return flush(c);
+      }
+      closeClient(c.id, "receive failed: " + n.error().message());
+      return false;
+    }
+    if (*n == 0) {
+      // The peer is gone: requests it did not wait for are not worth doing.
+      closeClient(c.id, c.in.buffered() > 0 ? "closed in the middle of a request" : "");
+      return false;
+    }
+    if (c.in.buffered() == 0) c.partial_since = Clock::now();
+    c.in.append(std::span<const uint8_t>(buf, *n));
+    return handleFrames(c);
+  }
+
+  bool handleFrames(Client& c) {
+    for (size_t i = 0; i < kFramesPerTurn && !c.closing && c.out.size() < options.max_pending_replies; ++i) {
+      auto frame = c.in.next();
+      if (!frame) {
+        protocolViolation(c, frame.error());
+        break;
+      }
+      if (!frame->has_value()) break;
+      c.partial_since = c.in.buffered() > 0 ? Clock::now() : Clock::time_point{};
+      handleFrame(c, **frame);
+    }
+    if (!c.closing) {
+      // Fds may only come with frames that announce them; a half-read frame may own one.
+      const size_t allowed = c.in.buffered() > 0 ? 1 : 0;
+      if (c.fds.size() > allowed) {
+        protocolViolation(c, makeError(EPROTO, "an fd arrived that no message announced"));
+      }
+    }
+    return flush(c);
+  }
+
+  void handleFrame(Client& c, proto::Frame& f) {
+    ++c.stats.requests;
+    UniqueFd fd;
+    if (f.header.fd_count == 1) {
+      if (c.fds.empty()) {
+        protocolViolation(c, makeError(EPROTO, "a message announced an fd that did not arrive"));
+        return;
+      }
+      fd = std::move(c.fds.front());
+      c.fds.pop_front();
+    }
+    auto request = proto::decodeRequest(f.header, f.payload);
+    const auto type = static_cast<proto::MsgType>(f.header.type);
+    if (!request) {
+      if (request.code() == EOPNOTSUPP) {
+        queue(c, proto::encodeReply(f.header.id, type, errorReply(request.error())));
+        return;
+      }
+      protocolViolation(c, request.error());
+      return;
+    }
+    UniqueFd reply_fd;
+    Reply reply = std::visit([&](auto& r) { return handle(c, r, fd, reply_fd); }, *request);
+    queue(c, proto::encodeReply(f.header.id, type, reply), std::move(reply_fd));
+  }
+
+  // ---- requests ----
+
+  Reply handle(Client& c, const proto::HelloRequest& r, UniqueFd&, UniqueFd&) {
+    if (!r.client.empty()) c.stats.comm = c.comm + " (" + r.client + ")";
+    proto::HelloReply h;
+    h.version = proto::kProtocolVersion;
+    h.service = options.name;
+    h.kernel = registry.kernel().version.str();
+    h.page_size = static_cast<uint32_t>(registry.kernel().pageSize());
+    h.pid = static_cast<uint32_t>(::getpid());
+    return okReply(h);
+  }
+
+  proto::HeapInfo heapInfo(const HeapEntry& e) const {
+    const HeapUsage u = e.heap->usage();
+    proto::HeapInfo h;
+    h.name = e.node_name;
+    h.type = e.heap->traits().type;
+    h.minor = e.minor;
+    h.size = u.size;
+    h.free = u.free;
+    h.largest_free_block = u.largest_free_block;
+    return h;
+  }
+
+  Reply handle(Client&, const proto::ListHeapsRequest&, UniqueFd&, UniqueFd&) {
+    pollWatcher();
+    proto::ListHeapsReply out;
+    for (const HeapEntry* e : registry.heaps()) out.heaps.push_back(heapInfo(*e));
+    return okReply(out);
+  }
+
+  // A refusal: logged once per client and kind, counted, returned.
+  Reply refuse(Client& c, const std::string& kind, const Error& e) {
+    ++c.stats.refusals;
+    if (c.logged.insert(kind).second) log(describe(c) + ": refused: " + errnoName(e.code()) + ": " + e.message());
+    return errorReply(e);
+  }
+
+  proto::BufferInfo bufferInfo(const Buffer& b, uint64_t inode) const {
+    proto::BufferInfo info;
+    info.inode = inode;
+    info.size = b.size();
+    info.heap = b.heapName();
+    info.name = b.name();
+    for (const Segment& s : b.segments()) info.segments.push_back({s.base, s.size});
+    return info;
+  }
+
+  Reply handle(Client& c, const proto::AllocRequest& r, UniqueFd&, UniqueFd& reply_fd) {
+    // The order of the real thing: open("/dev/dma_heap/<name>") first (ENOENT, EACCES), then
+    // the ioctl's validation, then our quota, then the heap.
+    const HeapEntry* heap = registry.find(r.heap);
+    if (heap == nullptr) {
+      ++c.stats.refusals;
+      return errorReply(makeError(ENOENT, "no heap named '" + r.heap + "' (/dev/dma_heap/" + r.heap + " does not exist)"));
+    }
+    if (auto ok = options.access.checkOpen(heap->node_name, c.creds); !ok) return refuse(c, "access:" + heap->node_name, ok.error());
+    const uapi::AllocationData data{r.len, r.fd, r.fd_flags, r.heap_flags};
+    auto len = registry.validate(data);
+    if (!len) {
+      ++c.stats.refusals;
+      return errorReply(len.error());
+    }
+    if (auto quota = options.access.quotaFor(c.creds.uid)) {
+      const uint64_t used = uid_use.count(c.creds.uid) ? uid_use[c.creds.uid].bytes : 0;
+      if (*len > *quota || used > *quota - *len) {
+        return refuse(c, "quota",
+                      makeError(EDQUOT, "uid " + std::to_string(c.creds.uid) + " holds " + std::to_string(used) +
+                                            " bytes of its " + std::to_string(*quota) + "-byte quota; " +
+                                            std::to_string(*len) + " more do not fit"));
+      }
+    }
+    // Freed buffers first, so that memory the client just let go of can be reused.
+    pollWatcher();
+    auto buffer = registry.allocate(*heap, data);
+    if (!buffer) {
+      ++c.stats.refusals;
+      return errorReply(buffer.error());
+    }
+    struct stat st {};
+    if (::fstat((*buffer)->fd(), &st) != 0) return errorReply(makeError(errno, "fstat of a new buffer failed"));
+    auto wd = watcher.watch((*buffer)->fd());
+    if (!wd) {
+      return refuse(c, "watch", makeError(ENOMEM, "cannot track another buffer: " + wd.error().message()));
+    }
+    LiveBuffer live;
+    live.file = FileId{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
+    live.client = c.id;
+    live.owner_pid = c.creds.pid;
+    live.owner_uid = c.creds.uid;
+    live.owner_comm = c.comm;
+    reply_fd = (*buffer)->releaseFd();
+    live.buffer = std::move(buffer.value());
+    proto::AllocReply out;
+    out.buffer = bufferInfo(*live.buffer, live.file.ino);
+    const uint64_t size = live.buffer->size();
+    by_file[live.file] = *wd;
+    buffers.emplace(*wd, std::move(live));
+    auto& use = uid_use[c.creds.uid];
+    use.buffers += 1;
+    use.bytes += size;
+    ++c.stats.allocations;
+    c.stats.live_buffers += 1;
+    c.stats.live_bytes += size;
+    return okReply(out);
+  }
+
+  // The live buffer an fd from a client refers to, or EBADF.
+  Result<LiveBuffer*> lookup(int fd) {
+    struct stat st {};
+    if (fd < 0 || ::fstat(fd, &st) != 0) return makeError(EBADF, "not an open file");
+    auto it = by_file.find(FileId{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)});
+    if (it == by_file.end()) return makeError(EBADF, "the fd is not a buffer of this service");
+    return &buffers.at(it->second);
+  }
+
+  Reply handle(Client&, const proto::SetNameRequest& r, UniqueFd& fd, UniqueFd&) {
+    auto b = lookup(fd.get());
+    if (!b) return errorReply(b.error());
+    if (auto ok = (*b)->buffer->setName(r.name); !ok) return errorReply(ok.error());
+    return okReply(proto::SetNameReply{});
+  }
+
+  Reply handle(Client&, const proto::BufferInfoRequest&, UniqueFd& fd, UniqueFd&) {
+    auto b = lookup(fd.get());
+    if (!b) return errorReply(b.error());
+    return okReply(proto::BufferInfoReply{bufferInfo(*(*b)->buffer, (*b)->file.ino)});
+  }
+
+  Reply handle(Client&, const proto::StatsRequest& r, UniqueFd&, UniqueFd&) { return okReply(stats(r.holders)); }
+
+  proto::StatsReply stats(bool holders) {
+    pollWatcher();
+    proto::StatsReply s;
+    s.service_pid = static_cast<uint32_t>(::getpid());
+    s.buffers_freed = buffers_freed;
+    s.watch_rechecks = watcher.overflows();
+    std::map<std::string, proto::HeapStats> per_heap;
+    for (const HeapEntry* e : registry.heaps()) {
+      proto::HeapStats h;
+      h.heap = heapInfo(*e);
+      h.used = h.heap.size - h.heap.free;
+      per_heap[e->name] = h;
+    }
+    std::map<FileId, std::vector<ProcessHold>> holds;
+    if (holders) {
+      std::set<FileId> files;
+      for (const auto& [wd, b] : buffers) files.insert(b.file);
+      holds = scanHolders(files);
+    }
+    std::map<uint64_t, proto::BufferStats> ordered;  // by inode, stable output
+    for (const auto& [wd, b] : buffers) {
+      proto::BufferStats bs;
+      bs.buffer = bufferInfo(*b.buffer, b.file.ino);
+      bs.client = b.client;
+      bs.owner_pid = static_cast<uint32_t>(b.owner_pid);
+      bs.owner_uid = b.owner_uid;
+      bs.owner_comm = b.owner_comm;
+      if (auto it = holds.find(b.file); it != holds.end()) {
+        for (const ProcessHold& p : it->second) {
+          bs.holders.push_back({static_cast<uint32_t>(p.pid), p.comm, p.fds, p.mappings});
+        }
+      }
+      if (auto h = per_heap.find(b.buffer->heapName()); h != per_heap.end()) {
+        h->second.buffers += 1;
+        h->second.buffer_bytes += b.buffer->size();
+      }
+      ordered[b.file.ino] = std::move(bs);
+    }
+    for (const HeapEntry* e : registry.heaps()) s.heaps.push_back(per_heap[e->name]);
+    for (auto& [ino, bs] : ordered) s.buffers.push_back(std::move(bs));
+    for (const auto& [id, c] : clients) s.clients.push_back(c->stats);
+    std::set<uint32_t> uids;
+    for (const auto& [uid, use] : uid_use) uids.insert(uid);
+    for (const auto& [uid, q] : options.access.quotas) uids.insert(uid);
+    for (uint32_t uid : uids) {
+      proto::UidStats u;
+      u.uid = uid;
+      if (auto it = uid_use.find(uid); it != uid_use.end()) {
+        u.buffers = it->second.buffers;
+        u.bytes = it->second.bytes;
+      }
+      if (auto q = options.access.quotaFor(uid)) {
+        u.has_quota = true;
+        u.quota = *q;
+      }
+      s.uids.push_back(u);
+    }
+    return s;
+  }
+
+  // ---- the loop ----
+
+  int timeoutMs(bool backlog) const {
+    if (backlog) return 0;
+    auto next = Clock::time_point::max();
+    for (const auto& [id, c] : clients) {
+      if (c->in.buffered() > 0) next = std::min(next, c->partial_since + options.partial_message_timeout);
+      if (!c->out.empty()) next = std::min(next, c->stall_since + options.write_stall_timeout);
+    }
+    if (next == Clock::time_point::max()) return 1000;
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(next - Clock::now()).count();
+    return static_cast<int>(std::clamp<int64_t>(ms + 1, 0, 1000));
+  }
+
+  void expireDeadlines() {
+    const auto now = Clock::now();
+    std::vector<std::pair<uint64_t, std::string>> expired;
+    for (const auto& [id, c] : clients) {
+      if (c->in.buffered() > 0 && now - c->partial_since >= options.partial_message_timeout) {
+        expired.emplace_back(id, "a request stayed incomplete for " +
+                                     std::to_string(options.partial_message_timeout.count()) + " ms");
+      } else if (!c->out.empty() && now - c->stall_since >= options.write_stall_timeout) {
+        expired.emplace_back(id, "replies stayed unread for " + std::to_string(options.write_stall_timeout.count()) + " ms");
+      }
+    }
+    for (const auto& [id, why] : expired) closeClient(id, why);
+  }
+
+  Status run() {
+    std::vector<epoll_event> events(64);
+    bool backlog = false;
+    while (!stop_requested.load()) {
+      const int n = ::epoll_wait(epoll.get(), events.data(), static_cast<int>(events.size()), timeoutMs(backlog));
+      if (n < 0 && errno != EINTR) return makeError(errno, std::string("epoll_wait: ") + std::strerror(errno));
+      for (int i = 0; i < n; ++i) {
+        const uint64_t tag = events[i].data.u64;
+        const uint32_t ev = events[i].events;
+        if (tag == kTagListener) {
+          accept();
+        } else if (tag == kTagWatcher) {
+          pollWatcher();
+        } else if (tag == kTagWake) {
+          uint64_t v;
+          [[maybe_unused]] auto r = ::read(wake.get(), &v, sizeof v);
+        } else if (tag == kTagSignal) {
+          signalfd_siginfo si;
+          while (::read(signals.get(), &si, sizeof si) == sizeof si) {
+            log(std::string("received ") + ::strsignal(static_cast<int>(si.ssi_signo)) + ", shutting down");
+            stop_requested = true;
+          }
+        } else {
+          auto it = clients.find(tag);
+          if (it == clients.end()) continue;
+          Client& c = *it->second;
+          if ((ev & EPOLLOUT) && !flush(c)) continue;
+          if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) {
+            if (c.closing || c.out.size() >= options.max_pending_replies) {
+              // Not reading it now; a hang-up still ends it.
+              if (ev & (EPOLLHUP | EPOLLERR)) closeClient(c.id, "");
+              continue;
+            }
+            readFrom(c);
+          }
+        }
+      }
+      // Clients with whole requests still buffered get their next turn without new input.
+      backlog = false;
+      std::vector<uint64_t> ids;
+      for (const auto& [id, c] : clients) ids.push_back(id);
+      for (uint64_t id : ids) {
+        auto it = clients.find(id);
+        if (it == clients.end()) continue;
+        Client& c = *it->second;
+        if (c.closing || c.out.size() >= options.max_pending_replies || c.in.buffered() < proto::kHeaderSize) continue;
+        if (!handleFrames(c)) continue;
+        auto again = clients.find(id);
+        if (again != clients.end() && again->second->in.buffered() >= proto::kHeaderSize &&
+            again->second->out.size() < options.max_pending_replies && !again->second->closing) {
+          backlog = true;
+        }
+      }
+      expireDeadlines();
+    }
+    shutdown();
+    return {};
+  }
+
+  void shutdown() {
+    std::vector<uint64_t> ids;
+    for (const auto& [id, c] : clients) ids.push_back(id);
+    for (uint64_t id : ids) closeClient(id, "");
+    if (listener) {
+      ::epoll_ctl(epoll.get(), EPOLL_CTL_DEL, listener.get(), nullptr);
+      listener.reset();
+    }
+    if (!bound_path.empty()) {
+      ::unlink(bound_path.c_str());
+      bound_path.clear();
+    }
+  }
+};
+
+Service::Service(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Service::~Service() {
+  if (impl_) impl_->shutdown();
+}
+
+Result<std::unique_ptr<Service>> Service::create(const HeapRegistry& registry, ServiceOptions options) {
+  auto watcher = BufferWatcher::create();
+  if (!watcher) return watcher.error();
+  auto impl = std::make_unique<Impl>(registry, std::move(options), std::move(watcher.value()));
+  impl->epoll.reset(::epoll_create1(EPOLL_CLOEXEC));
+  if (!impl->epoll) return makeError(errno, std::string("epoll_create1: ") + std::strerror(errno));
+  impl->wake.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  if (!impl->wake) return makeError(errno, std::string("eventfd: ") + std::strerror(errno));
+  if (auto ok = impl->addToEpoll(impl->watcher.fd(), kTagWatcher, EPOLLIN); !ok) return ok.error();
+  if (auto ok = impl->addToEpoll(impl->wake.get(), kTagWake, EPOLLIN); !ok) return ok.error();
+  if (impl->options.handle_signals) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    impl->signals.reset(::signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC));
+    if (!impl->signals) return makeError(errno, std::string("signalfd: ") + std::strerror(errno));
+    if (auto ok = impl->addToEpoll(impl->signals.get(), kTagSignal, EPOLLIN); !ok) return ok.error();
+  }
+  return std::unique_ptr<Service>(new Service(std::move(impl)));
+}
+
+Status Service::listen(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof addr.sun_path) {
+    return makeError(ENAMETOOLONG, "socket path must be 1 to " + std::to_string(sizeof addr.sun_path - 1) + " bytes");
+  }
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) return makeError(EEXIST, path + " exists and is not a socket");
+    if (proto::connectUnix(path)) return makeError(EADDRINUSE, "a service already answers at " + path);
+    ::unlink(path.c_str());  // stale: its service is gone
+  }
+  UniqueFd sock(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!sock) return makeError(errno, std::string("socket: ") + std::strerror(errno));
+  if (::bind(sock.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+    return makeError(errno, "bind " + path + ": " + std::strerror(errno));
+  }
+  impl_->bound_path = path;
+  ::chmod(path.c_str(), 0666);
+  if (::listen(sock.get(), 128) != 0) return makeError(errno, std::string("listen: ") + std::strerror(errno));
+  return adoptListener(std::move(sock));
+}
+
+Status Service::adoptListener(UniqueFd listener) {
+  if (!listener) return makeError(EBADF, "no listening socket");
+  const int flags = ::fcntl(listener.get(), F_GETFL);
+  if (flags < 0 || ::fcntl(listener.get(), F_SETFL, flags | O_NONBLOCK) != 0) {
+    return makeError(errno, std::string("fcntl: ") + std::strerror(errno));
+  }
+  ::fcntl(listener.get(), F_SETFD, FD_CLOEXEC);
+  impl_->listener = std::move(listener);
+  return impl_->addToEpoll(impl_->listener.get(), kTagListener, EPOLLIN);
+}
+
+Status Service::run() {
+  return impl_->run();
+}
+
+void Service::stop() {
+  impl_->stop_requested = true;
+  const uint64_t one = 1;
+  [[maybe_unused]] auto r = ::write(impl_->wake.get(), &one, sizeof one);
+}
+
+proto::StatsReply Service::stats(bool holders) { return impl_->stats(holders); }
+
+size_t Service::liveBuffers() const { return impl_->buffers.size(); }
+
+UniqueFd socketFromSystemd() {
+  const char* pid = std::getenv("LISTEN_PID");
+  const char* fds = std::getenv("LISTEN_FDS");
+  if (pid == nullptr || fds == nullptr) return UniqueFd();
+  const bool ours = std::strtol(pid, nullptr, 10) == ::getpid();
+  const long count = std::strtol(fds, nullptr, 10);
+  ::unsetenv("LISTEN_PID");
+  ::unsetenv("LISTEN_FDS");
+  ::unsetenv("LISTEN_FDNAMES");
+  if (!ours || count < 1) return UniqueFd();
+  constexpr int kFirst = 3;  // SD_LISTEN_FDS_START
+  for (long i = 1; i < count; ++i) ::close(kFirst + static_cast<int>(i));  // we use one socket
+  return UniqueFd(kFirst);
+}
+
+}  // namespace dmaheap::service

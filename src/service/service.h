@@ -1,0 +1,97 @@
+// Service: dmaheapd's server. Owns no heaps itself; serves a HeapRegistry's heaps to every
+// process that connects to its Unix stream socket, hands buffers out as real memfd file
+// descriptors (SCM_RIGHTS), and gives a buffer's memory back to its heap exactly when the last
+// fd and the last mapping of it, in any process, are gone (BufferWatcher).
+//
+// Model: one thread runs a level-triggered epoll loop over the listening socket, the clients,
+// the inotify fd, a wake-up eventfd and (optionally) a signalfd. Every socket is non-blocking.
+// Each turn a client gets at most one read and kFramesPerTurn requests handled, so no client can
+// starve the others; a client with kMaxPendingReplies unsent replies is not read until it
+// drains them. The service keeps no reference to a buffer it handed out: the only one it holds
+// is while the reply carrying the fd waits to be sent.
+//
+// Failure containment: a protocol violation (bad magic or version, oversized or malformed frame,
+// fds that no frame announced), a half-sent request older than partial_message_timeout, or
+// replies unsent for write_stall_timeout close that client's connection — after a protocol-error
+// frame saying why, when it can — and nothing else. Requests that are merely refused (the
+// kernel's errno, EACCES, EDQUOT, ENOENT for an unknown heap, EOPNOTSUPP for an unknown request
+// type) get an error reply and the connection goes on.
+//
+// Thread safety: run() on one thread; stop() from any thread or a signal handler. stats() only
+// from the loop's thread or while run() is not running.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "base/result.h"
+#include "base/unique_fd.h"
+#include "heap/registry.h"
+#include "protocol/messages.h"
+#include "service/access.h"
+
+namespace dmaheap::service {
+
+struct ServiceOptions {
+  AccessConfig access = AccessConfig::defaults();
+  // A request that started arriving but is not complete after this long closes the connection.
+  std::chrono::milliseconds partial_message_timeout{10000};
+  // Replies waiting this long without the client reading any of them close the connection.
+  std::chrono::milliseconds write_stall_timeout{10000};
+  size_t max_clients = 1024;
+  // Unsent replies after which the client's requests are no longer read.
+  size_t max_pending_replies = 64;
+  // Unsent reply bytes after which the client is disconnected.
+  size_t max_pending_bytes = 32u << 20;
+  // Stop run() on SIGTERM/SIGINT. The caller must block both signals in every thread first.
+  bool handle_signals = false;
+  // Where log lines go; stderr ("dmaheapd: ...") when empty.
+  std::function<void(const std::string&)> log;
+  std::string name = "dmaheapd 0.1.0";
+};
+
+class Service {
+ public:
+  static constexpr size_t kFramesPerTurn = 16;
+
+  // `registry` must outlive the service. Errors: inotify/epoll/eventfd creation errno.
+  static Result<std::unique_ptr<Service>> create(const HeapRegistry& registry, ServiceOptions options);
+  ~Service();
+  Service(const Service&) = delete;
+  Service& operator=(const Service&) = delete;
+
+  // Creates the socket at `path` (mode 0666; heap modes decide who may allocate) and listens.
+  // A stale socket file nobody answers on is replaced; EADDRINUSE if a service answers there.
+  // The file is removed when run() returns.
+  Status listen(const std::string& path);
+  // Serves on an already listening socket (systemd socket activation). Not unlinked at exit.
+  Status adoptListener(UniqueFd listener);
+
+  // Serves until stop() or a handled signal, then closes every client and the listener.
+  // Buffers already handed out stay valid for their holders.
+  Status run();
+  // Makes run() return soon. Thread-safe and async-signal-safe.
+  void stop();
+
+  // The accounting the Stats request returns. `holders` scans /proc.
+  proto::StatsReply stats(bool holders);
+
+  // Live buffers handed out and not yet released by every holder.
+  size_t liveBuffers() const;
+
+ private:
+  struct Client;
+  struct LiveBuffer;
+  struct Impl;
+  explicit Service(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Socket activation: the listening socket systemd passed (LISTEN_PID is us, LISTEN_FDS >= 1,
+// fd 3), or an invalid UniqueFd. Clears the LISTEN_* variables as sd_listen_fds(1) does.
+UniqueFd socketFromSystemd();
+
+}  // namespace dmaheap::service
