@@ -71,6 +71,8 @@ struct BoardPlan {
   std::vector<CmaArea> cma_areas;     // in registration order
   std::vector<Diagnostic> diagnostics;
   bool kernel_crashes = false;        // some rule predicts a WARN/Oops/panic at boot
+  // (additive) The kernel command line the rules used: --cmdline, else /chosen/bootargs.
+  std::string cmdline;
   // (additive) Every line the kernel prints about memory, reserved memory and CMA, in boot order.
   std::vector<std::string> kernel_log;
 

@@ -48,9 +48,15 @@ struct Saved {
 
 class Planner {
  public:
-  Planner(const Fdt* fdt, const Kernel& kernel, std::string_view cmdline)
-      : fdt_(fdt), k_(kernel), cma_(parseCmaCmdline(cmdline)) {
+  Planner(const Fdt* fdt, const Kernel& kernel, std::string_view cmdline) : fdt_(fdt), k_(kernel) {
     plan_.kernel = kernel;
+    // Without an explicit command line the kernel gets the tree's /chosen/bootargs.
+    plan_.cmdline = std::string(cmdline);
+    if (cmdline.empty() && fdt_) {
+      const int chosen = fdt_->pathOffset("/chosen");
+      if (chosen >= 0) plan_.cmdline = fdt_->stringProp(chosen, "bootargs");
+    }
+    cma_ = parseCmaCmdline(plan_.cmdline);
   }
 
   BoardPlan run() {
@@ -259,8 +265,9 @@ class Planner {
     return 0;
   }
 
+  // 6.19-7.0: of_reserved_mem.c skips any linux,cma-default node when cma= is given.
   bool cmaDefaultSkippedAtScan(int node) const {
-    return cma_.present && fdt_->has(node, "linux,cma-default") && k_.cmdlineCmaSkipsDtNodeInScan();
+    return cma_.present && fdt_->has(node, "linux,cma-default") && k_.cmdlineCmaSkipsDtNodeInScan() && !v(7, 1);
   }
   // The 7.1+ validate hook of the CMA handler, run during the scan.
   bool cmaVerifyRejectsDefault(int node) const {
@@ -570,6 +577,8 @@ class Planner {
         r.handler = "restricted-dma";
       }
     }
+    // 7.1+: a handler's "not mine" (-ENODEV) does not hide an earlier handler's real error.
+    if (v(7, 1) && ret == ENODEV && cma_ret != ENOENT && cma_ret != ENODEV && cma_ret != 0) ret = cma_ret;
     const bool no_handler = ret == ENOENT || (v(7, 1) && ret == ENODEV);
     if (ret == 0) {
       logs.push_back(log(std::string(kOfRmem) + "initialized node " + r.name + ", compatible id " + matched));
@@ -766,11 +775,11 @@ class Planner {
       if (!fdt_->isAvailable(child)) continue;
       const auto reg = fdt_->prop(child, "reg");
       if (!reg || !cells_ok_) continue;
-      if (cmaDefaultSkippedAtScan(child)) continue;
-      if (cmaVerifyRejectsDefault(child)) {
+      if (cmaVerifyRejectsDefault(child)) {  // 7.1+: the validate hook runs again, and says so
         skip_logs_[child].push_back(log(skipLine()));
         continue;
       }
+      if (cmaDefaultSkippedAtScan(child)) continue;
       if (reg->size() < tLen() || reg->size() % tLen() != 0) continue;
       const size_t pairs = reg->size() / tLen();
       if (pairs > 1 && !v(7, 1)) {

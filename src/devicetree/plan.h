@@ -27,6 +27,9 @@ struct CmaCmdline {
 };
 CmaCmdline parseCmaCmdline(std::string_view cmdline);
 
+// In all of these an empty `cmdline` means "the tree's /chosen/bootargs", as the kernel would see
+// it when the bootloader passes the tree's own; give a command line to override it.
+
 // Loads `path` (.dtb or .dts, see loader.h) and applies the rules. Errors are the loader's
 // (EINVAL for anything that is not a readable device tree, ENOENT/EACCES for unreadable files).
 Result<BoardPlan> planFromFile(const std::string& path, const Kernel& kernel, std::string_view cmdline);

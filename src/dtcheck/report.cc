@@ -56,7 +56,9 @@ std::string renderText(const Report& r) {
   const auto& p = r.plan;
   std::ostringstream o;
   o << "dt-check " << r.source << "\n" << describeKernel(p.kernel) << "\n";
-  if (!r.cmdline.empty()) o << "command line: " << r.cmdline << "\n";
+  if (!p.cmdline.empty()) {
+    o << "command line" << (r.cmdline.empty() ? " (from /chosen/bootargs)" : "") << ": " << p.cmdline << "\n";
+  }
 
   o << "\nmemory:\n";
   if (p.memory.empty()) o << "  (none)\n";
@@ -126,7 +128,7 @@ nlohmann::json renderJson(const Report& r) {
   json j;
   j["file"] = r.source;
   j["kernel"] = p.kernel.version.str();
-  j["cmdline"] = r.cmdline;
+  j["cmdline"] = p.cmdline;
   j["kernel_config"] = {{"page_size", p.kernel.pageSize()},
                         {"pageblock_size", p.kernel.pageblockBytes()},
                         {"cma_min_alignment", p.kernel.cmaMinAlignmentBytes()},

@@ -137,7 +137,7 @@ std::string renderSvg(const Report& r) {
   s << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
   s << "<text x=\"" << kBarX << "\" y=\"26\" font-size=\"17\" font-weight=\"bold\">" << esc(r.source)
     << " - physical memory on kernel " << esc(p.kernel.version.str())
-    << (r.cmdline.empty() ? "" : " (" + esc(r.cmdline) + ")") << "</text>\n";
+    << (p.cmdline.find("cma=") == std::string::npos ? "" : " (" + esc(p.cmdline) + ")") << "</text>\n";
   // Legend.
   const std::pair<const char*, const char*> legend[] = {{"#e8f0e8", "RAM"},          {kReservedColour, "reserved"},
                                                         {kNomapColour, "no-map"},     {kPoolColour, "DMA pool"},

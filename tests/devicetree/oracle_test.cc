@@ -1,0 +1,154 @@
+// Replays every recorded real-kernel boot (tests/dt-cases/<case>/board.dts against
+// tests/oracle-golden/<case>/<kernel-id>.txt) through the device-tree rules and compares what the
+// golden file records: the kernel log lines about reserved memory and CMA (addresses of the
+// Kconfig default area masked: QEMU's boot allocations at the top of RAM move it), crash or boot,
+// the WARN/Oops/panic lines, CmaTotal, and the /dev/dma_heap listing.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "devicetree/plan.h"
+#include "heaps/heap_plan.h"
+
+namespace dmaheap::dt {
+namespace {
+
+namespace fs = std::filesystem;
+
+const fs::path kCases = fs::path(DMAHEAP_SOURCE_DIR) / "tests/dt-cases";
+const fs::path kGolden = fs::path(DMAHEAP_SOURCE_DIR) / "tests/oracle-golden";
+
+std::string readAll(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+std::string maskReservedAt(std::string s) {
+  static const std::regex at("(cma: Reserved [0-9]+ MiB at )0x[0-9a-f]+");
+  return std::regex_replace(s, at, "$1<addr>");
+}
+
+// The golden filter (oracle/golden.sh): lines about cma, reserved memory, heaps, OF: fdt.
+bool goldenKeeps(const std::string& line) {
+  std::string l = line;
+  std::transform(l.begin(), l.end(), l.begin(), [](unsigned char c) { return std::tolower(c); });
+  for (const char* k : {"cma", "reserved mem", "reserved memory", "dma_heap", "dma-heap", "of: fdt:", "restricted dma",
+                        "shared-dma-pool", "memreserve"})
+    if (l.find(k) != std::string::npos) return true;
+  return false;
+}
+
+struct Golden {
+  std::vector<std::string> log;
+  std::vector<std::string> warn;
+  std::string panic;
+  std::string oops_pc;
+  bool panicked = false;
+  long cmatotal = -1;
+  std::string heaps;
+};
+
+Golden parseGolden(const fs::path& p) {
+  Golden g;
+  std::istringstream in(readAll(p));
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto val = [&](const char* key) { return line.substr(std::string(key).size()); };
+    if (line.rfind("log: ", 0) == 0) {
+      const std::string v = val("log: ");
+      // Lines printed later by the heap probe's allocations, not by boot-time set-up.
+      if (v.find("__cma_alloc") != std::string::npos || v.find("number of available pages") != std::string::npos ||
+          v.rfind("cma: range ", 0) == 0 || v == "cma: " || v.find("=>") != std::string::npos)
+        continue;
+      g.log.push_back(maskReservedAt(v));
+    } else if (line.rfind("warn: ", 0) == 0) {
+      g.warn.push_back(val("warn: "));
+    } else if (line.rfind("panic: ", 0) == 0) {
+      g.panic = val("panic: ");
+    } else if (line.rfind("oops-pc: ", 0) == 0) {
+      g.oops_pc = val("oops-pc: ");
+    } else if (line == "outcome: panic") {
+      g.panicked = true;
+    } else if (line.rfind("cmatotal: ", 0) == 0) {
+      g.cmatotal = std::stol(val("cmatotal: "));
+    } else if (line.rfind("heaps: ", 0) == 0) {
+      g.heaps = val("heaps: ");
+    }
+  }
+  return g;
+}
+
+Kernel kernelFor(const std::string& id) {
+  Kernel k;
+  k.version = KernelVersion::parse(trim(readAll(kGolden / "kernels" / (id + ".version")))).value();
+  k.config = KernelConfig::fromFile((kGolden / "kernels" / (id + ".config")).string()).value();
+  return k;
+}
+
+TEST(OracleReplay, EveryRecordedBootMatches) {
+  if (!fs::exists(kCases) || !fs::exists(kGolden / "kernels")) GTEST_SKIP() << "no oracle recordings";
+  int compared = 0;
+  for (const auto& dir : fs::directory_iterator(kCases)) {
+    const fs::path dts = dir.path() / "board.dts";
+    if (!fs::exists(dts)) continue;
+    const std::string name = dir.path().filename().string();
+    for (const auto& gf : fs::directory_iterator(kGolden / name)) {
+      if (gf.path().extension() != ".txt") continue;
+      const std::string id = gf.path().stem().string();
+      if (!fs::exists(kGolden / "kernels" / (id + ".version"))) continue;
+      SCOPED_TRACE(name + " on " + id);
+      const Golden g = parseGolden(gf.path());
+      const Kernel kernel = kernelFor(id);
+      auto plan = planFromFile(dts.string(), kernel, "");
+      ASSERT_TRUE(plan.ok()) << plan.error().message();
+      std::vector<std::string> ours;
+      std::vector<std::string> warn;
+      std::string panic;
+      std::string pc;
+      for (const auto& l : plan->kernel_log) {
+        if (l.rfind("WARNING: ", 0) == 0) warn.push_back(l);
+        else if (l.rfind("Kernel panic", 0) == 0) panic = l;
+        else if (l.rfind("pc : ", 0) == 0) pc = l.substr(5);
+        else if (l.rfind("Unable to handle", 0) == 0 || l.rfind("Internal error", 0) == 0) continue;
+        else if (goldenKeeps(l)) ours.push_back(maskReservedAt(l));
+      }
+      EXPECT_EQ(ours, g.log);
+      EXPECT_EQ(plan->kernel_crashes, g.panicked);
+      if (g.panicked) {
+        EXPECT_EQ(warn, g.warn);
+        EXPECT_EQ(panic, g.panic);
+        EXPECT_EQ(pc, g.oops_pc);
+      } else {
+        long total = 0;
+        for (const auto& a : plan->cma_areas)
+          if (a.activated) total += static_cast<long>(a.size / 1024);
+        if (g.cmatotal >= 0) {
+          EXPECT_EQ(total, g.cmatotal);
+        }
+        std::vector<std::string> names;
+        for (const auto& h : planHeaps(kernel, plan->cma_areas).heaps) names.push_back(h.name);
+        std::sort(names.begin(), names.end());
+        std::string heaps;
+        for (const auto& n : names) heaps += (heaps.empty() ? "" : " ") + n;
+        EXPECT_EQ(heaps.empty() ? "(none)" : heaps, g.heaps);
+      }
+      ++compared;
+    }
+  }
+  EXPECT_GT(compared, 0);
+  std::printf("compared %d recorded boots\n", compared);
+}
+
+}  // namespace
+}  // namespace dmaheap::dt
