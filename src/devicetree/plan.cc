@@ -837,6 +837,8 @@ class Planner {
     };
     if (plan_.cma_areas.size() >= k_.maxCmaAreas()) {
       logs.push_back(log(std::string(kCma) + "Not enough slots for CMA reserved regions!"));
+      // 6.15+: the cma_declare_contiguous_nid wrapper reports every failure.
+      if (v(6, 15)) logs.push_back(log(std::string(kCma) + "Failed to reserve " + mib(size) + " MiB"));
       diag(Severity::kError, "cma-too-many-areas", "/chosen",
            "every CMA area slot is used by the device tree: the default area cannot be made", logs,
            "merge CMA regions, or raise CONFIG_CMA_AREAS");
