@@ -24,6 +24,8 @@ function kline(s,   l) {
     if (s ~ /---\[ end trace/) { splat = 0; return }
     if (splat) return
     if (s ~ /^Memory: |^Kernel command line: |Machine model: /) return
+    # the free-page report after "alloc failed" (a dump of the area bitmap, split over lines on 7.x)
+    if (s ~ /^cma: number of available pages|^cma: range [0-9]+: |^cma: *$|^=> [0-9]+ free of/) return
     l = tolower(s)
     if (l ~ /cma|reserved mem|reserved memory|dma_heap|dma-heap|of: fdt:|restricted dma|shared-dma-pool|memreserve/)
         print "log: " s
@@ -44,12 +46,15 @@ END {
             if (s ~ /^CmaFree:/) { split(s, f, " "); cmafree = f[2] }
         }
         else if (sect == "heaps" && s != "") heaps[++nh] = s
+        else if (sect == "cma-areas" && s != "") areas[++na] = s
         else if (sect == "heaptest" && s ~ /^errno /) errs[++ne] = "errno: " substr(s, 7)
     }
     if (ended) {
         if (cmatotal != "") print "cmatotal: " cmatotal
         if (cmafree != "") print "cmafree: " cmafree
-        # sort heap names (insertion sort; a handful at most)
+        # sort area and heap names (insertion sort; a few dozen at most)
+        for (i = 2; i <= na; i++) { v = areas[i]; for (j = i - 1; j >= 1 && areas[j] > v; j--) areas[j + 1] = areas[j]; areas[j + 1] = v }
+        for (i = 1; i <= na; i++) print "cma-area: " areas[i]
         for (i = 2; i <= nh; i++) { v = heaps[i]; for (j = i - 1; j >= 1 && heaps[j] > v; j--) heaps[j + 1] = heaps[j]; heaps[j + 1] = v }
         h = ""
         for (i = 1; i <= nh; i++) h = h (i > 1 ? " " : "") heaps[i]
