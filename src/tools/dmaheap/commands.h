@@ -10,6 +10,7 @@ namespace dmaheap::cli {
 int runList(const std::vector<std::string>& args);
 int runAlloc(const std::vector<std::string>& args);
 int runDtCheck(const std::vector<std::string>& args);
+int runRun(const std::vector<std::string>& args);
 int runSimulate(const std::vector<std::string>& args);
 
 }  // namespace dmaheap::cli

@@ -1,0 +1,114 @@
+// EmbeddedBackend: a Board's heaps in this process, buffers freed when their last holder goes.
+#include "emulation/embedded_backend.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+
+namespace dmaheap::emul {
+
+FileKey fileKeyOf(int fd) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return {};
+  return FileKey{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
+}
+
+Result<std::unique_ptr<EmbeddedBackend>> EmbeddedBackend::create(std::unique_ptr<Board> board) {
+  auto watch = HolderWatch::create();
+  if (!watch) return watch.error();
+  return std::unique_ptr<EmbeddedBackend>(new EmbeddedBackend(std::move(board), std::move(watch.value())));
+}
+
+void EmbeddedBackend::reapLocked() {
+  for (int wd : watch_.drain()) {
+    auto it = by_watch_.find(wd);
+    if (it == by_watch_.end()) continue;
+    by_inode_.erase(it->second.key.ino);
+    by_watch_.erase(it);  // gives the physical memory back to the heap
+  }
+}
+
+Result<std::vector<HeapInfo>> EmbeddedBackend::heaps() {
+  std::lock_guard lock(mu_);
+  reapLocked();
+  std::vector<HeapInfo> out;
+  for (const HeapEntry* e : board_->registry->heaps()) {
+    const HeapTraits t = e->heap->traits();
+    const HeapUsage u = e->heap->usage();
+    out.push_back(HeapInfo{e->node_name, t.type, t.physically_contiguous, u.size, u.free});
+  }
+  std::sort(out.begin(), out.end(), [](const HeapInfo& a, const HeapInfo& b) { return a.name < b.name; });
+  return out;
+}
+
+Result<AllocatedBuffer> EmbeddedBackend::allocate(std::string_view heap, const uapi::AllocationData& request) {
+  std::lock_guard lock(mu_);
+  reapLocked();
+  const HeapEntry* entry = board_->registry->find(heap);
+  if (!entry) return makeError(ENOENT, "no heap named '" + std::string(heap) + "'");
+  auto buffer = board_->registry->allocate(*entry, request);
+  if (!buffer) return buffer.error();
+  Buffer& b = *buffer.value();
+  const FileKey key = fileKeyOf(b.fd());
+  auto wd = watch_.watch(b.fd());
+  if (!wd) return wd.error();  // the Buffer dies here and gives its memory back
+  memfd_dev_ = key.dev;
+  AllocatedBuffer out;
+  out.size = b.size();
+  out.key = key;
+  out.fd = b.releaseFd();  // the caller holds the only reference; we keep the watch
+  by_inode_[key.ino] = wd.value();
+  by_watch_[wd.value()] = Live{std::move(buffer.value()), key};
+  return out;
+}
+
+Buffer* EmbeddedBackend::findLocked(const FileKey& key) {
+  reapLocked();
+  if (key.dev != memfd_dev_) return nullptr;
+  auto it = by_inode_.find(key.ino);
+  if (it == by_inode_.end()) return nullptr;
+  return by_watch_.at(it->second).buffer.get();
+}
+
+bool EmbeddedBackend::owns(const FileKey& key) {
+  std::lock_guard lock(mu_);
+  return findLocked(key) != nullptr;
+}
+
+Status EmbeddedBackend::sync(const FileKey& key, int, uint64_t flags) {
+  std::lock_guard lock(mu_);
+  Buffer* b = findLocked(key);
+  if (!b) return makeError(ENOTTY, "not a dma-buf of this backend");
+  return b->sync(flags);
+}
+
+Status EmbeddedBackend::setName(const FileKey& key, int, std::string_view name) {
+  std::lock_guard lock(mu_);
+  Buffer* b = findLocked(key);
+  if (!b) return makeError(ENOTTY, "not a dma-buf of this backend");
+  return b->setName(name);
+}
+
+Result<UniqueFd> EmbeddedBackend::exportSyncFile(const FileKey& key, int, uint32_t flags) {
+  std::lock_guard lock(mu_);
+  Buffer* b = findLocked(key);
+  if (!b) return makeError(ENOTTY, "not a dma-buf of this backend");
+  return b->exportSyncFile(flags);
+}
+
+bool EmbeddedBackend::hasSyncFileIoctls() const { return board_->registry->kernel().hasSyncFileIoctls(); }
+
+size_t EmbeddedBackend::liveBuffers() {
+  std::lock_guard lock(mu_);
+  reapLocked();
+  return by_watch_.size();
+}
+
+Result<std::string> EmbeddedBackend::bufferName(const FileKey& key) {
+  std::lock_guard lock(mu_);
+  Buffer* b = findLocked(key);
+  if (!b) return makeError(ENOENT, "not a live buffer");
+  return b->name();
+}
+
+}  // namespace dmaheap::emul

@@ -1,0 +1,58 @@
+// EmbeddedBackend: the heaps of an in-process Board (the memory model, the heap registry and its
+// heaps) behind the HeapBackend seam. Allocation goes through HeapRegistry::allocate, so the
+// validation order and errno are the core's. A buffer's memory is given back when its last
+// holder anywhere is gone (HolderWatch), so a program that frees buffers can allocate again.
+//
+// Thread-safe: one mutex serialises every call.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include "board/board.h"
+#include "emulation/heap_backend.h"
+#include "emulation/holder_watch.h"
+#include "heap/buffer.h"
+
+namespace dmaheap::emul {
+
+class EmbeddedBackend final : public HeapBackend {
+ public:
+  // Takes the board. The HolderWatch's errno (EMFILE, ...) on failure.
+  static Result<std::unique_ptr<EmbeddedBackend>> create(std::unique_ptr<Board> board);
+
+  const char* kind() const override { return "embedded"; }
+  Result<std::vector<HeapInfo>> heaps() override;
+  Result<AllocatedBuffer> allocate(std::string_view heap, const uapi::AllocationData& request) override;
+  bool owns(const FileKey& key) override;
+  Status sync(const FileKey& key, int fd, uint64_t flags) override;
+  Status setName(const FileKey& key, int fd, std::string_view name) override;
+  Result<UniqueFd> exportSyncFile(const FileKey& key, int fd, uint32_t flags) override;
+  bool hasSyncFileIoctls() const override;
+
+  // Buffers whose holders are not all gone yet (after reaping the finished ones).
+  size_t liveBuffers();
+  // The buffer's name as SET_NAME left it; ENOENT if `key` is not a live buffer.
+  Result<std::string> bufferName(const FileKey& key);
+  const Board& board() const { return *board_; }
+
+ private:
+  EmbeddedBackend(std::unique_ptr<Board> board, HolderWatch watch)
+      : board_(std::move(board)), watch_(std::move(watch)) {}
+  void reapLocked();
+  Buffer* findLocked(const FileKey& key);
+
+  struct Live {
+    std::unique_ptr<Buffer> buffer;
+    FileKey key;
+  };
+  std::mutex mu_;
+  std::unique_ptr<Board> board_;
+  HolderWatch watch_;
+  std::map<int, Live> by_watch_;       // inotify watch id -> buffer
+  std::map<uint64_t, int> by_inode_;   // memfd inode -> watch id
+  uint64_t memfd_dev_ = 0;             // st_dev shared by every memfd
+};
+
+}  // namespace dmaheap::emul

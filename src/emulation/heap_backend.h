@@ -1,0 +1,88 @@
+// HeapBackend: where emulated heaps and buffers live. `dmaheap run` (the seccomp supervisor) and
+// libdmaheap talk to heaps only through this interface, so the in-process board (embedded), the
+// dmaheapd service and the real kernel plug in behind one seam.
+//
+// Buffers are named by the identity of their file (device and inode of the memfd or dma-buf), as
+// that is all a supervisor learns about a file descriptor in another process (statx on
+// /proc/PID/fd/N), and it outlives any particular fd number.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+#include "base/unique_fd.h"
+#include "heap/uapi.h"
+
+namespace dmaheap::emul {
+
+// One heap as /dev/dma_heap would list it, plus what the backend knows about it.
+struct HeapInfo {
+  std::string name;         // the node name under /dev/dma_heap
+  std::string type;         // "system", "cma", or "unknown" (real kernel heaps we cannot classify)
+  bool contiguous = false;  // every buffer is one physically contiguous segment
+  uint64_t size = 0;        // bytes the heap can hand out at most (0 if unknown)
+  uint64_t free = 0;        // bytes free now (0 if unknown)
+};
+
+// The identity of an open file: what statx/fstat report.
+struct FileKey {
+  uint64_t dev = 0;
+  uint64_t ino = 0;
+  bool operator==(const FileKey&) const = default;
+};
+// fstat on `fd`; {0, 0} when it fails.
+FileKey fileKeyOf(int fd);
+
+// A freshly allocated buffer: the fd (owned by the caller, opened with the request's access mode
+// and O_CLOEXEC as asked), its page-aligned size and its identity.
+struct AllocatedBuffer {
+  UniqueFd fd;
+  uint64_t size = 0;
+  FileKey key;
+};
+
+class HeapBackend {
+ public:
+  virtual ~HeapBackend() = default;
+
+  // "embedded", "service" or "kernel".
+  virtual const char* kind() const = 0;
+
+  // The heaps in /dev/dma_heap order (sorted by name). Errors: the backend's (ENODEV when a
+  // service is gone).
+  virtual Result<std::vector<HeapInfo>> heaps() = 0;
+
+  // The ALLOC ioctl after the kernel copied the caller's struct in (reference 1.3 steps 5-6):
+  // validated in the kernel's order with its errno, then the heap's errno (ENOMEM when full).
+  // ENOENT for a heap the backend does not have; ENODEV when the service is gone.
+  virtual Result<AllocatedBuffer> allocate(std::string_view heap, const uapi::AllocationData& request) = 0;
+
+  // True if `key` is a live buffer of this backend. Buffers whose last holder anywhere is gone
+  // are forgotten (and their memory given back) no later than this call.
+  virtual bool owns(const FileKey& key) = 0;
+
+  // The dma-buf ioctls on a buffer this backend owns, after the caller decoded the command and
+  // copied its argument in. ENOTTY when `key` is not one of ours. `fd` is a descriptor of the buffer in this process when the caller has one, else -1
+  // (the kernel backend needs one; the others name the buffer by `key`).
+  // DMA_BUF_IOCTL_SYNC: EINVAL for unknown bits or no direction.
+  virtual Status sync(const FileKey& key, int fd, uint64_t flags) = 0;
+  // DMA_BUF_SET_NAME: EINVAL past 31 characters (EBUSY when attached on <= 5.15 kernels).
+  virtual Status setName(const FileKey& key, int fd, std::string_view name) = 0;
+  // DMA_BUF_IOCTL_EXPORT_SYNC_FILE: a signalled fence fd (close-on-exec); EINVAL for bad flags,
+  // ENOTTY on kernels before 6.0.
+  virtual Result<UniqueFd> exportSyncFile(const FileKey& key, int fd, uint32_t flags) = 0;
+  // Whether the buffer ioctls need `fd` (a descriptor of the buffer in this process). The
+  // supervisor then borrows the traced program's fd with pidfd_getfd.
+  virtual bool needsLocalFd() const { return false; }
+
+  // Whether the emulated kernel has EXPORT/IMPORT_SYNC_FILE (6.0+). IMPORT needs no backend:
+  // heaps attach no fences, so importing a signalled fence changes nothing.
+  virtual bool hasSyncFileIoctls() const = 0;
+};
+
+}  // namespace dmaheap::emul

@@ -1,0 +1,232 @@
+// runProgram: fork, set up the child, supervise, report the exit status.
+#include "emulation/runner.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <linux/capability.h>
+
+#include "emulation/dev_namespace.h"
+#include "emulation/seccomp_filter.h"
+
+namespace dmaheap::emul {
+namespace {
+
+constexpr size_t kMaxHeaps = 128;
+
+// What the child tells the parent before exec, with the listener fd attached on success.
+struct ChildReport {
+  int error = 0;  // errno of the failed step, 0 when ready
+  char message[512] = {};
+  uint32_t heap_count = 0;
+  uint64_t mount_ids[kMaxHeaps] = {};
+};
+
+bool haveCapSysAdmin() {
+  struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct data[2] = {};
+  if (::syscall(SYS_capget, &hdr, data) != 0) return false;
+  return (data[CAP_SYS_ADMIN / 32].effective & (1u << (CAP_SYS_ADMIN % 32))) != 0;
+}
+
+void sendReport(int sock, const ChildReport& report, int fd) {
+  struct iovec iov = {const_cast<ChildReport*>(&report), sizeof report};
+  struct msghdr msg {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  if (fd >= 0) {
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  }
+  (void)::sendmsg(sock, &msg, MSG_NOSIGNAL);
+}
+
+[[noreturn]] void childFail(int sock, const Error& e) {
+  ChildReport r;
+  r.error = e.code() ? e.code() : EIO;
+  std::snprintf(r.message, sizeof r.message, "%s", e.message().c_str());
+  sendReport(sock, r, -1);
+  ::_exit(126);
+}
+
+// The child between fork and exec. Only async-signal-safe-ish work that a single-threaded
+// parent makes safe (the parent is the dmaheap tool or a test, with no other threads running
+// allocators concurrently is not assumed: we avoid locks held across fork by doing no stdio).
+[[noreturn]] void runChild(int sock, pid_t parent, const std::vector<std::string>& heaps, bool user_ns,
+                           const sigset_t& old_mask, const std::vector<std::string>& argv) {
+  DevNamespaceOptions opts;
+  opts.heap_nodes = heaps;
+  opts.user_namespace = user_ns;
+  auto ns = enterDevNamespace(opts);
+  if (!ns) childFail(sock, ns.error());
+  // After unshare: a new user namespace clears the parent-death signal.
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) childFail(sock, makeError(errno, "prctl(PR_SET_PDEATHSIG)"));
+  if (::getppid() != parent) ::_exit(126);
+  if (!haveCapSysAdmin() && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+    childFail(sock, makeError(errno, "prctl(PR_SET_NO_NEW_PRIVS)"));
+  }
+  auto listener = installDmaHeapFilter();
+  if (!listener) childFail(sock, listener.error());
+  ChildReport r;
+  r.heap_count = static_cast<uint32_t>(ns->heap_mount_ids.size());
+  for (size_t i = 0; i < ns->heap_mount_ids.size() && i < kMaxHeaps; ++i) r.mount_ids[i] = ns->heap_mount_ids[i];
+  sendReport(sock, r, listener->get());
+  listener.value().reset();
+  ::close(sock);
+  ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  ::execvp(args[0], args.data());
+  const int e = errno;
+  std::fprintf(stderr, "dmaheap run: %s: %s\n", args[0], std::strerror(e));
+  ::_exit(e == ENOENT ? 127 : 126);
+}
+
+Result<ChildReport> receiveReport(int sock, UniqueFd* listener) {
+  ChildReport r;
+  struct iovec iov = {&r, sizeof r};
+  struct msghdr msg {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n;
+  do {
+    n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
+  if (n != static_cast<ssize_t>(sizeof r)) return makeError(EIO, "the child died before it was ready");
+  for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+      int fd;
+      std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
+      listener->reset(fd);
+    }
+  }
+  return r;
+}
+
+int exitCodeOf(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return 1;
+}
+
+}  // namespace
+
+Result<int> runProgram(HeapBackend& backend, const RunOptions& options) {
+  if (options.argv.empty()) return makeError(EINVAL, "no program to run");
+  auto heaps = backend.heaps();
+  if (!heaps) return heaps.error();
+  if (heaps->size() > kMaxHeaps) return makeError(EINVAL, "more heaps than /dev/dma_heap can hold");
+  std::vector<std::string> names;
+  for (const auto& h : heaps.value()) names.push_back(h.name);
+  bool user_ns = options.namespaces == Namespaces::kUserAndMount;
+  if (options.namespaces == Namespaces::kAuto) user_ns = !haveCapSysAdmin();
+
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+    return makeError(errno, std::string("socketpair: ") + std::strerror(errno));
+  }
+  UniqueFd parent_sock(sv[0]), child_sock(sv[1]);
+
+  // Signals to forward arrive through a signalfd; SIGINT and SIGQUIT from a terminal reach the
+  // program directly, so the supervisor only holds them back while the program runs.
+  sigset_t forward, old_mask;
+  sigemptyset(&forward);
+  for (int s : {SIGTERM, SIGHUP, SIGINT, SIGQUIT, SIGCHLD}) sigaddset(&forward, s);
+  ::sigprocmask(SIG_BLOCK, &forward, &old_mask);
+  UniqueFd sigfd(::signalfd(-1, &forward, SFD_CLOEXEC | SFD_NONBLOCK));
+  if (!sigfd) {
+    const int e = errno;
+    ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
+    return makeError(e, std::string("signalfd: ") + std::strerror(e));
+  }
+
+  const pid_t parent = ::getpid();
+  const pid_t child = ::fork();
+  if (child < 0) {
+    const int e = errno;
+    ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
+    return makeError(e, std::string("fork: ") + std::strerror(e));
+  }
+  if (child == 0) {
+    parent_sock.reset();
+    runChild(child_sock.get(), parent, names, user_ns, old_mask, options.argv);
+  }
+  child_sock.reset();
+
+  auto finish = [&](int* status) {
+    while (::waitpid(child, status, 0) < 0 && errno == EINTR) {
+    }
+    // Drop the SIGCHLD (and anything else) queued for us before restoring the caller's mask.
+    struct signalfd_siginfo si;
+    while (::read(sigfd.get(), &si, sizeof si) == sizeof si) {
+    }
+    ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
+  };
+
+  UniqueFd listener;
+  auto report = receiveReport(parent_sock.get(), &listener);
+  if (!report || report->error != 0 || !listener) {
+    int status = 0;
+    finish(&status);
+    if (!report) return report.error();
+    return makeError(report->error ? report->error : EIO, report->message);
+  }
+  std::vector<SupervisedHeap> supervised;
+  for (size_t i = 0; i < names.size(); ++i) supervised.push_back({names[i], report->mount_ids[i]});
+  Supervisor supervisor(std::move(listener), backend, std::move(supervised));
+
+  bool listening = true;
+  int status = 0;
+  for (;;) {
+    struct pollfd fds[2] = {{sigfd.get(), POLLIN, 0}, {supervisor.listenerFd(), POLLIN, 0}};
+    const int n = ::poll(fds, listening ? 2 : 1, -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (listening && (fds[1].revents & POLLIN)) {
+      (void)supervisor.handleOne();  // a task that died meanwhile is not our error
+    } else if (listening && (fds[1].revents & (POLLHUP | POLLERR))) {
+      listening = false;  // no task uses the filter any more
+    }
+    if (fds[0].revents & POLLIN) {
+      struct signalfd_siginfo si;
+      bool child_exited = false;
+      while (::read(sigfd.get(), &si, sizeof si) == sizeof si) {
+        if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGHUP) ::kill(child, static_cast<int>(si.ssi_signo));
+        if (si.ssi_signo == SIGCHLD) child_exited = true;
+      }
+      if (child_exited && ::waitpid(child, &status, WNOHANG) == child) {
+        struct signalfd_siginfo rest;
+        while (::read(sigfd.get(), &rest, sizeof rest) == sizeof rest) {
+        }
+        ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
+        if (options.stats) *options.stats = supervisor.stats();
+        return exitCodeOf(status);
+      }
+    }
+  }
+  finish(&status);
+  if (options.stats) *options.stats = supervisor.stats();
+  return exitCodeOf(status);
+}
+
+}  // namespace dmaheap::emul

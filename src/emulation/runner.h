@@ -1,0 +1,34 @@
+// runProgram: `dmaheap run` as a library call. Forks; the child builds its private /dev with
+// /dev/dma_heap (dev_namespace.h), sets PR_SET_PDEATHSIG(SIGKILL) so it never outlives its
+// supervisor, installs the seccomp filter, hands the listener to the parent and execs the
+// program. The parent supervises (supervisor.h) until the program exits, forwarding SIGTERM and
+// SIGHUP, and returns the program's exit status.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "emulation/heap_backend.h"
+#include "emulation/supervisor.h"
+
+namespace dmaheap::emul {
+
+enum class Namespaces {
+  kAuto,           // a user namespace too when we lack CAP_SYS_ADMIN
+  kMountOnly,      // unshare(CLONE_NEWNS): needs CAP_SYS_ADMIN
+  kUserAndMount,   // unshare(CLONE_NEWUSER | CLONE_NEWNS): needs unprivileged user namespaces
+};
+
+struct RunOptions {
+  std::vector<std::string> argv;  // PROGRAM ARGS...; PROGRAM is looked up in PATH
+  Namespaces namespaces = Namespaces::kAuto;
+  SupervisorStats* stats = nullptr;  // filled in on return when given
+};
+
+// The program's exit status (0-255), or 128+N when it died of signal N; 127 when PROGRAM was
+// not found, 126 when it could not be executed (with a line on stderr, as shells do). Errors:
+// the set-up of the namespace or filter failed (errno and the step in the message).
+Result<int> runProgram(HeapBackend& backend, const RunOptions& options);
+
+}  // namespace dmaheap::emul
