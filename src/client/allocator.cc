@@ -116,11 +116,13 @@ std::optional<std::string> resolveCapability(Capability capability, const std::v
   for (const char* preferred : {"default_cma_region", "reserved", "linux,cma"}) {
     if (const auto* h = named(preferred); h && h->contiguous) return h->name;
   }
-  std::vector<std::string> others;
+  // A DT default node keeps its unit address in the name ("linux,cma@60000000"): still the
+  // default area, so it goes before per-region heaps.
+  std::vector<std::pair<int, std::string>> others;
   for (const auto& h : heaps)
-    if (h.contiguous) others.push_back(h.name);
+    if (h.contiguous) others.emplace_back(h.name.rfind("linux,cma@", 0) == 0 ? 0 : 1, h.name);
   if (others.empty()) return std::nullopt;
-  return *std::min_element(others.begin(), others.end());
+  return std::min_element(others.begin(), others.end())->second;
 }
 
 std::optional<Capability> parseCapability(std::string_view text) {

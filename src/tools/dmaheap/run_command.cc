@@ -4,29 +4,61 @@
 
 #include "emulation/embedded_backend.h"
 #include "emulation/runner.h"
+#include "emulation/service_backend.h"
+#include "protocol/transport.h"
 #include "tools/dmaheap/board_args.h"
 #include "tools/dmaheap/commands.h"
 
 namespace dmaheap::cli {
+namespace {
+
+constexpr const char* kUsage =
+    "usage: dmaheap run [--dtb FILE] [--kernel V] [--kernel-config FILE] [--cmdline ARGS]\n"
+    "                   [--backend auto|embedded|service] [--socket PATH] -- PROGRAM [ARGS...]";
+
+// auto: the running dmaheapd when no board option asks for a board of our own, else embedded.
+Result<std::unique_ptr<emul::HeapBackend>> makeBackend(const Args& args) {
+  const std::string* which = args.option("--backend");
+  const std::string mode = which ? *which : "auto";
+  if (mode != "auto" && mode != "embedded" && mode != "service") {
+    return makeError(EINVAL, "--backend must be auto, embedded or service");
+  }
+  const BoardOptions board_options = boardOptionsFrom(args);
+  const bool wants_board = !board_options.dtb.empty() || !board_options.kernel.empty() ||
+                           !board_options.kernel_config.empty() || !board_options.cmdline.empty();
+  if (mode == "service" || (mode == "auto" && !wants_board)) {
+    const std::string* socket = args.option("--socket");
+    auto service = emul::ServiceBackend::connect(socket ? *socket : proto::defaultSocketPath());
+    if (service) return std::unique_ptr<emul::HeapBackend>(std::move(service.value()));
+    if (mode == "service") {
+      return makeError(service.code(), "no dmaheapd service at " +
+                                           (socket ? *socket : proto::defaultSocketPath()) + ": " +
+                                           service.error().message());
+    }
+  }
+  auto board = loadBoard(board_options);
+  if (!board) return board.error();
+  auto embedded = emul::EmbeddedBackend::create(std::move(board.value()));
+  if (!embedded) return embedded.error();
+  return std::unique_ptr<emul::HeapBackend>(std::move(embedded.value()));
+}
+
+}  // namespace
 
 int runRun(const std::vector<std::string>& argv) {
   ArgSpec spec;
   addBoardOptions(&spec);
+  spec.options.insert({"--backend", "--socket"});
   auto args = parseArgs(argv, spec);
   if (!args || args->after_dashdash.empty() || !args->positional.empty()) {
-    std::fprintf(stderr, "dmaheap run: %s\nusage: dmaheap run [--dtb FILE] [--kernel V] [--kernel-config FILE] -- PROGRAM [ARGS...]\n",
-                 !args ? args.error().message().c_str() : "expects -- PROGRAM [ARGS...]");
+    std::fprintf(stderr, "dmaheap run: %s\n%s\n", !args ? args.error().message().c_str() : "expects -- PROGRAM [ARGS...]",
+                 kUsage);
     return kExitUsage;
   }
-  auto board = loadBoard(boardOptionsFrom(*args));
-  if (!board) {
-    std::fprintf(stderr, "dmaheap run: %s\n", board.error().message().c_str());
-    return kExitUsage;
-  }
-  auto backend = emul::EmbeddedBackend::create(std::move(board.value()));
+  auto backend = makeBackend(*args);
   if (!backend) {
     std::fprintf(stderr, "dmaheap run: %s\n", backend.error().message().c_str());
-    return kExitFailure;
+    return kExitUsage;
   }
   emul::RunOptions options;
   options.argv = args->after_dashdash;

@@ -1,0 +1,86 @@
+// EmbeddedBackend: allocation through the heap core, lifetime by last holder, exhaustion.
+#include "emulation/embedded_backend.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <vector>
+
+#include "tests/emulation/backend_fixture.h"
+
+namespace dmaheap::emul {
+namespace {
+
+using testing::defaultBackend;
+using testing::request;
+
+TEST(EmbeddedBackend, ListsTheBoardHeapsSortedWithTypes) {
+  auto b = defaultBackend("6.18");
+  auto heaps = b->heaps();
+  ASSERT_TRUE(heaps.ok());
+  ASSERT_EQ(heaps->size(), 3u);
+  EXPECT_EQ((*heaps)[0].name, "default_cma_region");
+  EXPECT_EQ((*heaps)[0].type, "cma");
+  EXPECT_TRUE((*heaps)[0].contiguous);
+  EXPECT_EQ((*heaps)[2].name, "system");
+  EXPECT_FALSE((*heaps)[2].contiguous);
+}
+
+TEST(EmbeddedBackend, AllocatesPageAlignedWithTheRequestedFdFlags) {
+  auto b = defaultBackend();
+  auto buf = b->allocate("system", request(4097, O_RDWR));
+  ASSERT_TRUE(buf.ok()) << buf.error().message();
+  EXPECT_EQ(buf->size, 8192u);
+  struct stat st {};
+  ASSERT_EQ(::fstat(buf->fd.get(), &st), 0);
+  EXPECT_EQ(st.st_size, 8192);
+  EXPECT_EQ(::fcntl(buf->fd.get(), F_GETFD) & FD_CLOEXEC, 0);
+  EXPECT_TRUE(b->owns(buf->key));
+  EXPECT_EQ(b->liveBuffers(), 1u);
+  buf->fd.reset();
+  EXPECT_FALSE(b->owns(buf->key));
+  EXPECT_EQ(b->liveBuffers(), 0u);
+}
+
+TEST(EmbeddedBackend, ValidatesInTheKernelsOrder) {
+  auto b = defaultBackend();
+  uapi::AllocationData r{0, 1, ~0u, 1};
+  EXPECT_EQ(b->allocate("system", r).code(), EINVAL);
+  EXPECT_EQ(b->allocate("nosuch", request(4096)).code(), ENOENT);
+  EXPECT_EQ(b->allocate("system", request(0)).code(), EINVAL);
+}
+
+TEST(EmbeddedBackend, FullHeapGivesEnomemAndRecoversWhenBuffersAreClosed) {
+  auto b = defaultBackend();
+  std::vector<UniqueFd> held;
+  int err = 0;
+  for (int i = 0; i < 100; ++i) {
+    auto buf = b->allocate("reserved", request(4 << 20));
+    if (!buf) {
+      err = buf.code();
+      break;
+    }
+    held.push_back(std::move(buf->fd));
+  }
+  EXPECT_EQ(err, ENOMEM);
+  EXPECT_EQ(held.size(), 16u) << "64 MiB of CMA in 4 MiB buffers";
+  held.pop_back();
+  EXPECT_TRUE(b->allocate("reserved", request(4 << 20)).ok());
+}
+
+TEST(EmbeddedBackend, BufferOpsReachTheBuffer) {
+  auto b = defaultBackend();
+  auto buf = b->allocate("system", request(4096));
+  ASSERT_TRUE(buf.ok());
+  EXPECT_TRUE(b->setName(buf->key, -1, "preview").ok());
+  EXPECT_EQ(b->bufferName(buf->key).value(), "preview");
+  EXPECT_EQ(b->setName(buf->key, -1, std::string(32, 'x')).code(), EINVAL);
+  EXPECT_EQ(b->sync(buf->key, -1, uapi::kSyncStart).code(), EINVAL);
+  EXPECT_TRUE(b->sync(buf->key, -1, uapi::kSyncEnd | uapi::kSyncRw).ok());
+  EXPECT_TRUE(b->exportSyncFile(buf->key, -1, 1).ok());
+  EXPECT_EQ(b->sync(FileKey{1, 2}, -1, uapi::kSyncRw).code(), ENOTTY);
+}
+
+}  // namespace
+}  // namespace dmaheap::emul

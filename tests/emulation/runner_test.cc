@@ -1,0 +1,98 @@
+// `dmaheap run` end to end: unmodified programs (the C conformance program, dynamic and static,
+// and a small helper) under the seccomp supervisor with a private /dev/dma_heap.
+#include "emulation/runner.h"
+
+#include <gtest/gtest.h>
+#include <sched.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "emulation/seccomp_filter.h"
+#include "tests/emulation/backend_fixture.h"
+
+namespace dmaheap::emul {
+namespace {
+
+using testing::defaultBackend;
+
+class RunnerTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<EmbeddedBackend> backend_ = defaultBackend();
+  int run(std::vector<std::string> argv, Namespaces ns = Namespaces::kAuto, SupervisorStats* stats = nullptr) {
+    RunOptions o;
+    o.argv = std::move(argv);
+    o.namespaces = ns;
+    o.stats = stats;
+    auto status = runProgram(*backend_, o);
+    EXPECT_TRUE(status.ok()) << status.error().message();
+    return status.ok() ? status.value() : -1;
+  }
+};
+
+TEST_F(RunnerTest, ConformanceDynamic) { EXPECT_EQ(run({DMAHEAP_CONFORMANCE}), 0); }
+
+#ifdef DMAHEAP_CONFORMANCE_STATIC
+TEST_F(RunnerTest, ConformanceStatic) { EXPECT_EQ(run({DMAHEAP_CONFORMANCE_STATIC}), 0); }
+
+// An unprivileged user gets the same through a user namespace; as root we can still ask for it.
+TEST_F(RunnerTest, ConformanceInAUserNamespace) {
+  pid_t probe = ::fork();
+  if (probe == 0) ::_exit(::unshare(CLONE_NEWUSER) == 0 ? 0 : 1);
+  int st = 0;
+  ::waitpid(probe, &st, 0);
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) GTEST_SKIP() << "user namespaces are not available here";
+  EXPECT_EQ(run({DMAHEAP_CONFORMANCE_STATIC}, Namespaces::kUserAndMount), 0);
+}
+#endif
+
+TEST_F(RunnerTest, ExitStatusIsTheProgramsOwn) {
+  EXPECT_EQ(run({"sh", "-c", "exit 7"}), 7);
+  EXPECT_EQ(run({"sh", "-c", "kill -9 $$"}), 128 + 9);
+  EXPECT_EQ(run({"/nonexistent/program"}), 127);
+}
+
+TEST_F(RunnerTest, HeapNodesAreListedAndEverythingElseInDevStays) {
+  EXPECT_EQ(run({"sh", "-c",
+                 "test -c /dev/dma_heap/system && test -c /dev/dma_heap/reserved && "
+                 "test -c /dev/null && test -d /dev/pts && [ $(ls /dev/dma_heap | wc -l) -eq 3 ]"}),
+            0);
+}
+
+TEST_F(RunnerTest, FullHeapGivesEnomemAndFreeingRecovers) {
+  EXPECT_EQ(run({DMAHEAP_HEAP_USER, "exhaust", "reserved"}), 0);
+  EXPECT_EQ(backend_->liveBuffers(), 0u) << "every buffer died with the program";
+}
+
+TEST_F(RunnerTest, ThreadsAllocateConcurrently) { EXPECT_EQ(run({DMAHEAP_HEAP_USER, "threads", "system"}), 0); }
+
+TEST_F(RunnerTest, NoDescriptorLeaksIntoTheProgram) {
+  // Whatever this test process inherited without close-on-exec, the program inherits too.
+  pid_t direct = ::fork();
+  if (direct == 0) {
+    ::execl(DMAHEAP_HEAP_USER, DMAHEAP_HEAP_USER, "fds", nullptr);
+    ::_exit(127);
+  }
+  int st = 0;
+  ::waitpid(direct, &st, 0);
+  ASSERT_TRUE(WIFEXITED(st));
+  EXPECT_EQ(run({DMAHEAP_HEAP_USER, "fds"}), WEXITSTATUS(st));
+}
+
+TEST_F(RunnerTest, OnlyTheHeapIoctlIsEmulated) {
+  SupervisorStats stats;
+  EXPECT_EQ(run({DMAHEAP_HEAP_USER, "alloc", "system"}, Namespaces::kAuto, &stats), 0);
+  EXPECT_EQ(stats.heap_ioctls, 1u);
+  EXPECT_EQ(stats.buffer_ioctls, 0u);
+}
+
+TEST(SeccompFilter, MatchesHeapTypeAndTheFiveBufferCommands) {
+  EXPECT_TRUE(filterMatchesIoctl(0xC0184800u));
+  EXPECT_TRUE(filterMatchesIoctl(0x00004801u));
+  EXPECT_TRUE(filterMatchesIoctl(0x40086201u));
+  EXPECT_TRUE(filterMatchesIoctl(0x40046201u));
+  EXPECT_FALSE(filterMatchesIoctl(0x40086209u));
+  EXPECT_FALSE(filterMatchesIoctl(0x5401u));  // TCGETS
+}
+
+}  // namespace
+}  // namespace dmaheap::emul
