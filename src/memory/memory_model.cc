@@ -668,7 +668,14 @@ uint64_t MemoryModel::cmaAreaLargestFreeRun(size_t area) const {
   return best;
 }
 
-const char* cmaPlacementName(CmaPlacement p) { return p == CmaPlacement::kFirstFit ? "first-fit" : "best-fit"; }
+const char* cmaPlacementName(CmaPlacement p) {
+  switch (p) {
+    case CmaPlacement::kFirstFit: return "first-fit";
+    case CmaPlacement::kBestFit: return "best-fit";
+    case CmaPlacement::kSegregated: return "segregated";
+  }
+  return "?";
+}
 
 Result<Pfn> MemoryModel::cmaAlloc(size_t area_index, uint64_t count, unsigned align_order, CmaPlacement placement,
                                   CmaAllocStats* stats) {
@@ -711,6 +718,8 @@ Result<Pfn> MemoryModel::cmaAlloc(size_t area_index, uint64_t count, unsigned al
     return false;
   };
   bool stop = false;
+  const bool small = (count << page_shift_) < kSegregatedSmallBytes;
+  if (placement == CmaPlacement::kSegregated && !small) placement = CmaPlacement::kFirstFit;
   if (placement == CmaPlacement::kFirstFit) {
     // The kernel's loop: first fit; on EBUSY, the next aligned slot after this one.
     for (uint64_t idx = nextCandidate(0); idx < a.count && !stop; idx = nextCandidate(idx + step)) {
@@ -731,12 +740,24 @@ Result<Pfn> MemoryModel::cmaAlloc(size_t area_index, uint64_t count, unsigned al
       if (first < en && en - first >= count) runs.push_back({st, en - st});
       i = en;
     }
-    std::stable_sort(runs.begin(), runs.end(), [](const Run& x, const Run& y) { return x.length < y.length; });
-    for (const Run& r : runs) {
-      for (uint64_t idx = aligned(r.start); idx + count <= r.start + r.length && !stop; idx += step) {
-        if (tryCandidate(idx, &stop)) return Pfn{a.base_pfn + idx};
+    if (placement == CmaPlacement::kBestFit) {
+      std::stable_sort(runs.begin(), runs.end(), [](const Run& x, const Run& y) { return x.length < y.length; });
+      for (const Run& r : runs) {
+        for (uint64_t idx = aligned(r.start); idx + count <= r.start + r.length && !stop; idx += step) {
+          if (tryCandidate(idx, &stop)) return Pfn{a.base_pfn + idx};
+        }
+        if (stop) break;
       }
-      if (stop) break;
+    } else {
+      // Small request under kSegregated: the highest aligned slot first, downwards.
+      for (auto r = runs.rbegin(); r != runs.rend() && !stop; ++r) {
+        const uint64_t first = aligned(r->start);
+        uint64_t idx = alignDown(r->start + r->length - count - offset, step) + offset;
+        for (;; idx -= step) {
+          if (tryCandidate(idx, &stop)) return Pfn{a.base_pfn + idx};
+          if (stop || idx < first + step) break;
+        }
+      }
     }
   }
   return makeError(ENOMEM, "no free aligned range of " + std::to_string(count) + " pages in CMA area " + a.name);

@@ -49,9 +49,12 @@ struct MemoryLayout {
   std::vector<Area> cma_areas;
 };
 
-// Where cmaAlloc looks first. kFirstFit is the kernel's; kBestFit is ours: the smallest free run
-// of the bitmap that holds the request, which keeps large runs whole under churn.
-enum class CmaPlacement { kFirstFit, kBestFit };
+// Where cmaAlloc looks first. kFirstFit is the kernel's. Ours: kBestFit takes the smallest free
+// run of the bitmap that holds the request; kSegregated places small requests (below
+// kSegregatedSmallBytes) top-down from the end of the area and large ones first-fit from its
+// start, so short-lived small buffers do not cut the runs large ones need.
+enum class CmaPlacement { kFirstFit, kBestFit, kSegregated };
+inline constexpr uint64_t kSegregatedSmallBytes = 4 << 20;
 const char* cmaPlacementName(CmaPlacement p);
 
 // What one cmaAlloc cost: pages copied by migration (including copies wasted on candidates that

@@ -100,8 +100,10 @@ Result<SimResult> simulate(Board& board, const Workload& w, const SimOptions& op
   const uint64_t target = w.pressure.movable_bytes / page;
   const uint64_t churn = w.pressure.churn_bytes / page;
 
+  // Pages read at start-up are settled; pages read during the run may be pinned while their I/O
+  // (or a DMA into them) is in flight.
   const auto addMovable = [&](uint64_t step) -> bool {
-    const bool pinned = rng.chance(w.pressure.pinned_share);
+    const bool pinned = step > 0 && rng.chance(w.pressure.pinned_share);
     auto id = mem.allocMovablePage(pinned);
     if (!id) return false;
     if (generation.size() <= id->value) generation.resize(id->value + 1, 0);
@@ -233,7 +235,7 @@ Result<MinCmaResult> findMinCma(const dt::BoardPlan& plan, const Workload& w, co
   };
   // Binary search for the smallest number of pageblocks with no failure.
   uint64_t lo = 1;
-  uint64_t hi = std::min(max_blocks, std::max<uint64_t>(1, 4 * (original.size / block)));
+  uint64_t hi = std::min(max_blocks, std::max<uint64_t>(1, 2 * (original.size / block)));
   auto at_hi = failuresAt(hi);
   if (!at_hi) return at_hi.error();
   if (at_hi.value() != 0) return result;  // even the largest area fails

@@ -74,8 +74,8 @@ struct SimResult {
 Result<SimResult> simulate(Board& board, const Workload& workload, const SimOptions& options);
 
 // The smallest size of the board's CMA area (the one the streams' contiguous heap uses), in
-// pageblocks, for which the workload has no failure; searched between one pageblock and the
-// RAM size, assuming more CMA never hurts. `probe` builds the board for a candidate size.
+// pageblocks, for which the workload has no failure; binary search between one pageblock and
+// twice the current size (keeping the area's end), assuming more CMA never hurts.
 struct MinCmaResult {
   bool found = false;
   uint64_t bytes = 0;

@@ -15,7 +15,8 @@ namespace dmaheap::sim {
 struct Pressure {
   uint64_t movable_bytes = 0;   // kept allocated (as far as memory allows)
   uint64_t churn_bytes = 0;     // freed and re-allocated every step
-  double pinned_share = 0.0;    // share of new pages pinned for a while (e.g. under DMA or I/O)
+  double pinned_share = 0.0;    // share of pages allocated after step 0 that are pinned for a while
+                                // (I/O or DMA in flight); the initial fill is settled
   uint64_t pin_steps = 1;       // how many steps a pin lasts
 };
 

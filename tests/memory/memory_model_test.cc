@@ -311,3 +311,24 @@ TEST_F(ReusableCma, BestFitKeepsLargeRunsWhole) {
 
 }  // namespace
 }  // namespace dmaheap
+
+namespace dmaheap {
+namespace {
+
+TEST(CmaPlacementPolicy, SegregatedPutsSmallRequestsAtTheTop) {
+  MemoryLayout l;
+  l.ram = {{kRamBase, 64 * kMiB}};
+  l.cma_areas = {{"cma", {kRamBase + 32 * kMiB, 32 * kMiB}}};
+  auto m = MemoryModel::create(Kernel{}, l).value();
+  auto small = m->cmaAlloc(0, 256, 8, CmaPlacement::kSegregated).value();  // 1 MiB: top-down
+  EXPECT_EQ(small.value << 12, kRamBase + 63 * kMiB);
+  auto small2 = m->cmaAlloc(0, 16, 4, CmaPlacement::kSegregated).value();  // 64 KiB below it
+  EXPECT_EQ(small2.value << 12, kRamBase + 63 * kMiB - 64 * kKiB);
+  auto large = m->cmaAlloc(0, 2048, 8, CmaPlacement::kSegregated).value();  // 8 MiB: bottom-up
+  EXPECT_EQ(large.value << 12, kRamBase + 32 * kMiB);
+  EXPECT_STREQ(cmaPlacementName(CmaPlacement::kSegregated), "segregated");
+  m->checkInvariants();
+}
+
+}  // namespace
+}  // namespace dmaheap

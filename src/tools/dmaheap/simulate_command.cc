@@ -31,7 +31,7 @@ int runSimulate(const std::vector<std::string>& argv) {
   addBoardOptions(&spec);
   auto args = parseArgs(argv, spec);
   if (!args || args->positional.size() != 1) {
-    std::fprintf(stderr, "%s%susage: dmaheap simulate [--dtb FILE] [--kernel V] WORKLOAD [--policy first-fit|best-fit|compare] "
+    std::fprintf(stderr, "%s%susage: dmaheap simulate [--dtb FILE] [--kernel V] WORKLOAD [--policy first-fit|best-fit|segregated|compare] "
                          "[--json] [--svg OUT.svg] [--find-min-cma]\n",
                  args ? "" : args.error().message().c_str(), args ? "" : "\n");
     return kExitUsage;
@@ -40,9 +40,10 @@ int runSimulate(const std::vector<std::string>& argv) {
   if (auto* p = args->option("--policy")) {
     if (*p == "first-fit") policies = {CmaPlacement::kFirstFit};
     else if (*p == "best-fit") policies = {CmaPlacement::kBestFit};
-    else if (*p == "compare") policies = {CmaPlacement::kFirstFit, CmaPlacement::kBestFit};
+    else if (*p == "segregated") policies = {CmaPlacement::kSegregated};
+    else if (*p == "compare") policies = {CmaPlacement::kFirstFit, CmaPlacement::kBestFit, CmaPlacement::kSegregated};
     else {
-      std::fprintf(stderr, "dmaheap simulate: --policy is first-fit, best-fit or compare, not '%s'\n", p->c_str());
+      std::fprintf(stderr, "dmaheap simulate: --policy is first-fit, best-fit, segregated or compare, not '%s'\n", p->c_str());
       return kExitUsage;
     }
   }
@@ -89,7 +90,7 @@ int runSimulate(const std::vector<std::string>& argv) {
           std::printf("smallest CMA area with no failure (%s): %s (%zu simulations)\n\n", cmaPlacementName(policy),
                       formatSize(min->bytes).c_str(), min->tried.size());
         } else {
-          std::printf("no CMA size up to 4x the current one avoids every failure (%s)\n\n", cmaPlacementName(policy));
+          std::printf("no CMA size up to twice the current one avoids every failure (%s)\n\n", cmaPlacementName(policy));
         }
       }
     } else if (!json) {
