@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "base/size.h"
+#include "memory/cma_bitmap.h"
 
 namespace dmaheap {
 
@@ -47,8 +48,7 @@ struct MemoryModel::Impl {
     std::string name;
     uint64_t base_pfn;
     uint64_t count;
-    std::vector<uint64_t> bitmap;  // 1 = allocated
-    uint64_t used = 0;
+    CmaBitmap bitmap;
   };
 
   unsigned page_shift = 12;
@@ -317,41 +317,6 @@ struct MemoryModel::Impl {
     return false;
   }
 
-  // ---- CMA bitmaps ----
-  static bool bitTest(const std::vector<uint64_t>& bm, uint64_t i) { return (bm[i >> 6] >> (i & 63)) & 1; }
-  static void bitSet(std::vector<uint64_t>& bm, uint64_t i, bool v) {
-    if (v) bm[i >> 6] |= uint64_t{1} << (i & 63);
-    else bm[i >> 6] &= ~(uint64_t{1} << (i & 63));
-  }
-  // Index of the first set bit in [from, to), or `to`.
-  static uint64_t findSet(const std::vector<uint64_t>& bm, uint64_t from, uint64_t to) {
-    while (from < to) {
-      const uint64_t word = bm[from >> 6] >> (from & 63);
-      if (word != 0) return std::min(to, from + static_cast<uint64_t>(__builtin_ctzll(word)));
-      from = (from | 63) + 1;
-    }
-    return to;
-  }
-  static uint64_t findClear(const std::vector<uint64_t>& bm, uint64_t from, uint64_t to) {
-    while (from < to) {
-      const uint64_t word = ~bm[from >> 6] >> (from & 63);
-      if (word != 0) return std::min(to, from + static_cast<uint64_t>(__builtin_ctzll(word)));
-      from = (from | 63) + 1;
-    }
-    return to;
-  }
-  static void setRange(std::vector<uint64_t>& bm, uint64_t from, uint64_t count, bool v) {
-    for (uint64_t i = from; i < from + count;) {
-      if ((i & 63) == 0 && i + 64 <= from + count) {
-        bm[i >> 6] = v ? ~uint64_t{0} : 0;
-        i += 64;
-      } else {
-        bitSet(bm, i, v);
-        ++i;
-      }
-    }
-  }
-
   bool findFreeBlock(uint64_t p, uint64_t* head_pfn, unsigned* order) const {
     for (unsigned o = 0; o <= kMaxOrder; ++o) {
       const uint64_t h = p & ~((uint64_t{1} << o) - 1);
@@ -501,7 +466,7 @@ Result<std::unique_ptr<MemoryModel>> MemoryModel::create(const Kernel& kernel, c
       const PhysRange o{other.base_pfn << shift, other.count << shift};
       if (o.overlaps(r)) return makeError(EINVAL, "CMA areas '" + other.name + "' and '" + a.name + "' overlap");
     }
-    Impl::CmaArea area{a.name, r.base >> shift, r.size >> shift, std::vector<uint64_t>((r.size >> shift) / 64 + 1, 0)};
+    Impl::CmaArea area{a.name, r.base >> shift, r.size >> shift, CmaBitmap(r.base >> shift, r.size >> shift)};
     impl->cma.push_back(std::move(area));
   }
   impl->cma_borrowed.assign(impl->cma.size(), 0);
@@ -652,20 +617,11 @@ PhysRange MemoryModel::cmaAreaRange(size_t area) const {
 uint64_t MemoryModel::cmaAreaFreePages(size_t area) const {
   std::lock_guard lock(mu_);
   const auto& a = impl_->cma.at(area);
-  return a.count - a.used;
+  return a.count - a.bitmap.used();
 }
 uint64_t MemoryModel::cmaAreaLargestFreeRun(size_t area) const {
   std::lock_guard lock(mu_);
-  const auto& a = impl_->cma.at(area);
-  uint64_t best = 0;
-  for (uint64_t i = 0; i < a.count;) {
-    const uint64_t start = Impl::findClear(a.bitmap, i, a.count);
-    if (start >= a.count) break;
-    const uint64_t stop = Impl::findSet(a.bitmap, start, a.count);
-    best = std::max(best, stop - start);
-    i = stop;
-  }
-  return best;
+  return impl_->cma.at(area).bitmap.largestFreeRun();
 }
 
 const char* cmaPlacementName(CmaPlacement p) {
@@ -688,25 +644,12 @@ Result<Pfn> MemoryModel::cmaAlloc(size_t area_index, uint64_t count, unsigned al
   if (count > a.count) return makeError(ENOMEM, "request larger than the CMA area");
   if (align_order > 63) return makeError(EINVAL, "alignment order too large");
   const uint64_t step = uint64_t{1} << align_order;
-  // Offset of the first absolutely aligned page frame from the start of the bitmap.
-  const uint64_t offset = alignUp(a.base_pfn, step) - a.base_pfn;
-  const auto aligned = [&](uint64_t idx) { return idx < offset ? offset : offset + alignUp(idx - offset, step); };
-  // The first aligned candidate at or after `idx` whose count bits are clear, or a.count.
-  const auto nextCandidate = [&](uint64_t idx) -> uint64_t {
-    for (;;) {
-      idx = aligned(Impl::findClear(a.bitmap, idx, a.count));
-      if (idx >= a.count || count > a.count - idx) return a.count;
-      const uint64_t busy = Impl::findSet(a.bitmap, idx, idx + count);
-      if (busy == idx + count) return idx;
-      idx = busy + 1;
-    }
-  };
+  CmaBitmap& bm = a.bitmap;
   const auto tryCandidate = [&](uint64_t idx, bool* stop) -> bool {
     const uint64_t pfn = a.base_pfn + idx;
     switch (impl_->claimRange(pfn, count, stats)) {
       case Impl::Claim::kOk:
-        Impl::setRange(a.bitmap, idx, count, true);
-        a.used += count;
+        bm.set(idx, count);
         return true;
       case Impl::Claim::kBusy:
         stats->busy_candidates++;
@@ -722,28 +665,23 @@ Result<Pfn> MemoryModel::cmaAlloc(size_t area_index, uint64_t count, unsigned al
   if (placement == CmaPlacement::kSegregated && !small) placement = CmaPlacement::kFirstFit;
   if (placement == CmaPlacement::kFirstFit) {
     // The kernel's loop: first fit; on EBUSY, the next aligned slot after this one.
-    for (uint64_t idx = nextCandidate(0); idx < a.count && !stop; idx = nextCandidate(idx + step)) {
+    for (uint64_t idx = bm.nextFit(0, count, align_order); idx < a.count && !stop;
+         idx = bm.nextFit(idx + step, count, align_order)) {
       if (tryCandidate(idx, &stop)) return Pfn{a.base_pfn + idx};
     }
   } else {
     // Best fit: free runs of the bitmap, smallest first (then lowest address); inside a run,
     // aligned slots in address order.
-    struct Run {
-      uint64_t start, length;
-    };
-    std::vector<Run> runs;
-    for (uint64_t i = 0; i < a.count;) {
-      const uint64_t st = Impl::findClear(a.bitmap, i, a.count);
-      if (st >= a.count) break;
-      const uint64_t en = Impl::findSet(a.bitmap, st, a.count);
-      const uint64_t first = aligned(st);
-      if (first < en && en - first >= count) runs.push_back({st, en - st});
-      i = en;
+    std::vector<CmaBitmap::Run> runs;
+    for (const CmaBitmap::Run& r : bm.freeRuns()) {
+      const uint64_t first = bm.alignedIndex(r.start, align_order);
+      if (first < r.start + r.length && r.start + r.length - first >= count) runs.push_back(r);
     }
     if (placement == CmaPlacement::kBestFit) {
-      std::stable_sort(runs.begin(), runs.end(), [](const Run& x, const Run& y) { return x.length < y.length; });
-      for (const Run& r : runs) {
-        for (uint64_t idx = aligned(r.start); idx + count <= r.start + r.length && !stop; idx += step) {
+      std::stable_sort(runs.begin(), runs.end(),
+                       [](const CmaBitmap::Run& x, const CmaBitmap::Run& y) { return x.length < y.length; });
+      for (const CmaBitmap::Run& r : runs) {
+        for (uint64_t idx = bm.alignedIndex(r.start, align_order); idx + count <= r.start + r.length && !stop; idx += step) {
           if (tryCandidate(idx, &stop)) return Pfn{a.base_pfn + idx};
         }
         if (stop) break;
@@ -751,7 +689,9 @@ Result<Pfn> MemoryModel::cmaAlloc(size_t area_index, uint64_t count, unsigned al
     } else {
       // Small request under kSegregated: the highest aligned slot first, downwards.
       for (auto r = runs.rbegin(); r != runs.rend() && !stop; ++r) {
-        const uint64_t first = aligned(r->start);
+        const uint64_t first = bm.alignedIndex(r->start, align_order);
+        // The highest aligned index whose request still ends inside the run.
+        const uint64_t offset = bm.alignedIndex(0, align_order);
         uint64_t idx = alignDown(r->start + r->length - count - offset, step) + offset;
         for (;; idx -= step) {
           if (tryCandidate(idx, &stop)) return Pfn{a.base_pfn + idx};
@@ -771,11 +711,10 @@ Status MemoryModel::cmaRelease(size_t area_index, Pfn pfn, uint64_t count) {
     return makeError(EINVAL, "range is not inside CMA area " + a.name);
   }
   const uint64_t idx = pfn.value - a.base_pfn;
-  if (Impl::findClear(a.bitmap, idx, idx + count) != idx + count) {
+  if (a.bitmap.findClear(idx, idx + count) != idx + count) {
     return makeError(EINVAL, "range of CMA area " + a.name + " is not allocated");
   }
-  Impl::setRange(a.bitmap, idx, count, false);
-  a.used -= count;
+  a.bitmap.clear(idx, count);
   impl_->freeRange(pfn.value, count);
   return {};
 }
@@ -818,7 +757,7 @@ uint64_t MemoryModel::metadataBytes() const {
   uint64_t bytes = impl_->total_index * (sizeof(uint8_t) + 2 * sizeof(uint32_t));
   bytes += impl_->block_type.capacity();
   bytes += impl_->sections.capacity() * sizeof(Impl::Section);
-  for (const auto& a : impl_->cma) bytes += a.bitmap.capacity() * sizeof(uint64_t);
+  for (const auto& a : impl_->cma) bytes += a.bitmap.words().capacity() * sizeof(uint64_t);
   if (impl_->owner) bytes += impl_->total_index * sizeof(uint32_t) + impl_->movable_pfn.capacity() * 9;
   return bytes + sizeof(Impl);
 }
@@ -832,8 +771,8 @@ std::string MemoryModel::freeBlockSnapshot() const {
       if (o != kNotFree) out << std::hex << (s.start_pfn + p) << ':' << std::dec << int{o} << ' ';
     }
   for (const auto& a : impl_->cma) {
-    out << "| " << a.name << ' ' << a.used;
-    for (uint64_t w : a.bitmap) out << ' ' << std::hex << w << std::dec;
+    out << "| " << a.name << ' ' << a.bitmap.used();
+    for (uint64_t w : a.bitmap.words()) out << ' ' << std::hex << w << std::dec;
   }
   return out.str();
 }
@@ -879,8 +818,8 @@ void MemoryModel::checkInvariants() const {
   }
   for (const auto& a : impl_->cma) {
     uint64_t used = 0;
-    for (uint64_t i = 0; i < a.count; ++i) used += Impl::bitTest(a.bitmap, i);
-    DMAHEAP_CHECK(used == a.used);
+    for (uint64_t i = 0; i < a.count; ++i) used += a.bitmap.test(i);
+    DMAHEAP_CHECK(used == a.bitmap.used());
   }
 }
 
