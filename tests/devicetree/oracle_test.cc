@@ -57,6 +57,7 @@ struct Golden {
   bool panicked = false;
   long cmatotal = -1;
   std::string heaps;
+  std::vector<std::string> dt_areas;  // "name base size" of CMA areas other than the Kconfig "reserved"
 };
 
 Golden parseGolden(const fs::path& p) {
@@ -82,6 +83,8 @@ Golden parseGolden(const fs::path& p) {
       g.panicked = true;
     } else if (line.rfind("cmatotal: ", 0) == 0) {
       g.cmatotal = std::stol(val("cmatotal: "));
+    } else if (line.rfind("cma-area: ", 0) == 0) {
+      if (line.rfind("cma-area: reserved ", 0) != 0) g.dt_areas.push_back(val("cma-area: "));
     } else if (line.rfind("heaps: ", 0) == 0) {
       g.heaps = val("heaps: ");
     }
@@ -142,6 +145,21 @@ TEST(OracleReplay, EveryRecordedBootMatches) {
         std::string heaps;
         for (const auto& n : names) heaps += (heaps.empty() ? "" : " ") + n;
         EXPECT_EQ(heaps.empty() ? "(none)" : heaps, g.heaps);
+        if (!g.dt_areas.empty()) {
+          std::vector<std::string> areas;
+          for (const auto& a : plan->cma_areas) {
+            if (a.name == "reserved") continue;
+            char buf[160];
+            std::snprintf(buf, sizeof buf, "%s 0x%llx %llu", a.name.c_str(), static_cast<unsigned long long>(a.base),
+                          // a failed activation sets the area's count to 0
+                          static_cast<unsigned long long>(a.activated ? a.size : 0));
+            areas.push_back(buf);
+          }
+          std::vector<std::string> want = g.dt_areas;
+          std::sort(areas.begin(), areas.end());
+          std::sort(want.begin(), want.end());
+          EXPECT_EQ(areas, want);
+        }
       }
       ++compared;
     }
