@@ -18,8 +18,8 @@ namespace dmaheap::dt {
 // ETIMEDOUT dtc did not finish in 30 s.
 Result<Fdt> loadDeviceTree(const std::string& path);
 
-// Compiles device-tree source text with dtc and returns the blob bytes (not yet validated).
-// `display_name` names the input in messages.
+// Compiles the device-tree source file `path` with dtc and returns the blob bytes (not yet
+// validated). EINVAL with dtc's first error line, ENOEXEC without dtc, ETIMEDOUT after 30 s.
 Result<std::vector<uint8_t>> compileDts(const std::string& path);
 
 }  // namespace dmaheap::dt
