@@ -8,7 +8,110 @@
 namespace dmaheap {
 
 CmaBitmap::CmaBitmap(uint64_t base_pfn, uint64_t count)
-    : base_pfn_(base_pfn), count_(count), words_(count / 64 + 1, 0) {}
+    : base_pfn_(base_pfn), count_(count), words_(count / 64 + 1, 0) {
+  // Bits past the end of the area read as allocated, so no search runs past it.
+  for (uint64_t i = count; i < words_.size() * 64; ++i) words_[i >> 6] |= uint64_t{1} << (i & 63);
+  while (leaves_ < words_.size()) leaves_ *= 2;
+  tree_.assign(2 * leaves_, Node{0, 0, 0});
+  updateWords(0, words_.size() - 1);
+}
+
+namespace {
+
+uint32_t zeroRunLength(uint64_t w) {
+  // Longest run of zero bits, one run at a time.
+  uint64_t z = ~w;
+  uint32_t best = 0;
+  while (z) {
+    const unsigned start = static_cast<unsigned>(__builtin_ctzll(z));
+    const uint64_t shifted = z >> start;
+    const unsigned len = ~shifted == 0 ? 64 - start : static_cast<unsigned>(__builtin_ctzll(~shifted));
+    best = std::max(best, static_cast<uint32_t>(len));
+    if (start + len >= 64) break;
+    z &= ~(((uint64_t{1} << len) - 1) << start);
+  }
+  return best;
+}
+
+}  // namespace
+
+void CmaBitmap::updateWords(uint64_t first_word, uint64_t last_word) {
+  for (uint64_t w = first_word; w <= last_word; ++w) {
+    const uint64_t bits = words_[w];
+    Node& leaf = tree_[leaves_ + w];
+    leaf.pref = bits == 0 ? 64 : static_cast<uint32_t>(__builtin_ctzll(bits));
+    leaf.suf = bits == 0 ? 64 : static_cast<uint32_t>(__builtin_clzll(bits));
+    leaf.best = zeroRunLength(bits);
+  }
+  // Parents of the touched leaves, level by level.
+  size_t lo = (leaves_ + first_word) / 2;
+  size_t hi = (leaves_ + last_word) / 2;
+  uint64_t child_len = 64;
+  while (lo >= 1) {
+    for (size_t i = lo; i <= hi; ++i) {
+      const Node& l = tree_[2 * i];
+      const Node& r = tree_[2 * i + 1];
+      Node& n = tree_[i];
+      n.pref = l.pref == child_len ? static_cast<uint32_t>(child_len + r.pref) : l.pref;
+      n.suf = r.suf == child_len ? static_cast<uint32_t>(child_len + l.suf) : r.suf;
+      n.best = std::max({l.best, r.best, l.suf + r.pref});
+    }
+    if (lo == 1) break;
+    lo /= 2;
+    hi /= 2;
+    child_len *= 2;
+  }
+}
+
+uint64_t CmaBitmap::metadataBytes() const { return words_.capacity() * 8 + tree_.capacity() * sizeof(Node); }
+
+bool CmaBitmap::visit(size_t node, uint64_t lo, uint64_t hi, uint64_t n, uint64_t pos, uint64_t* run,
+                      uint64_t* out) const {
+  if (hi <= pos) return false;
+  const Node& nd = tree_[node];
+  if (lo >= pos) {
+    if (*run + nd.pref >= n) {
+      *out = lo - *run;
+      return true;
+    }
+    if (nd.best < n) {
+      *run = nd.pref == hi - lo ? *run + (hi - lo) : nd.suf;
+      return false;
+    }
+  }
+  if (node >= leaves_) {
+    // A leaf: its runs of zero bits from max(lo, pos), one run at a time.
+    const unsigned first = static_cast<unsigned>(std::max(lo, pos) - lo);
+    uint64_t z = ~words_[node - leaves_] & (~uint64_t{0} << first);
+    while (z) {
+      const unsigned start = static_cast<unsigned>(__builtin_ctzll(z));
+      const uint64_t shifted = z >> start;
+      const unsigned len = ~shifted == 0 ? 64 - start : static_cast<unsigned>(__builtin_ctzll(~shifted));
+      const uint64_t carried = start == first ? *run : 0;  // a run from the previous leaf continues
+      if (carried + len >= n) {
+        *out = lo + start - carried;
+        return true;
+      }
+      if (start + len >= 64) {
+        *run = carried + len;
+        return false;
+      }
+      z &= ~(((uint64_t{1} << len) - 1) << start);
+    }
+    *run = 0;
+    return false;
+  }
+  const uint64_t mid = lo + (hi - lo) / 2;
+  return visit(2 * node, lo, mid, n, pos, run, out) || visit(2 * node + 1, mid, hi, n, pos, run, out);
+}
+
+uint64_t CmaBitmap::firstFree(uint64_t n, uint64_t pos) const {
+  if (n == 0 || pos >= count_) return count_;
+  uint64_t run = 0;
+  uint64_t out = count_;
+  if (!visit(1, 0, leaves_ * 64, n, pos, &run, &out)) return count_;
+  return out + n <= count_ ? out : count_;
+}
 
 namespace {
 void fill(std::vector<uint64_t>& w, uint64_t from, uint64_t n, bool v) {
@@ -29,13 +132,17 @@ void fill(std::vector<uint64_t>& w, uint64_t from, uint64_t n, bool v) {
 }  // namespace
 
 void CmaBitmap::set(uint64_t from, uint64_t n) {
+  if (n == 0) return;
   fill(words_, from, n, true);
   used_ += n;
+  updateWords(from >> 6, (from + n - 1) >> 6);
 }
 
 void CmaBitmap::clear(uint64_t from, uint64_t n) {
+  if (n == 0) return;
   fill(words_, from, n, false);
   used_ -= n;
+  updateWords(from >> 6, (from + n - 1) >> 6);
 }
 
 uint64_t CmaBitmap::findSet(uint64_t from, uint64_t to) const {
@@ -63,13 +170,16 @@ uint64_t CmaBitmap::alignedIndex(uint64_t i, unsigned align_order) const {
 }
 
 uint64_t CmaBitmap::nextFit(uint64_t from, uint64_t n, unsigned align_order) const {
+  // The leftmost free stretch of n bits at or after idx; if it does not start aligned, the
+  // leftmost aligned fit can only start at its first aligned index or later.
   uint64_t idx = from;
   for (;;) {
-    idx = alignedIndex(findClear(idx, count_), align_order);
-    if (idx >= count_ || n > count_ - idx) return count_;
-    const uint64_t busy = findSet(idx, idx + n);
-    if (busy == idx + n) return idx;
-    idx = busy + 1;
+    const uint64_t s = firstFree(n, idx);
+    if (s >= count_) return count_;
+    const uint64_t a = alignedIndex(s, align_order);
+    if (a == s) return s;
+    if (a >= count_) return count_;
+    idx = a;
   }
 }
 

@@ -1,8 +1,14 @@
 // CmaBitmap: the allocation bitmap of one CMA area (one bit per page, order_per_bit 0) and the
 // searches cma_alloc makes on it. Alignment is counted in absolute page frames: index i is page
-// frame base_pfn + i. Searches work a 64-bit word at a time.
+// frame base_pfn + i.
+//
+// Besides the bits, a segment tree over the 64-bit words keeps, per node, the free run at its
+// start, at its end, and the longest inside. A first-fit search then skips every subtree whose
+// longest run is too short: O(log n) per decision instead of a scan from the start of the area,
+// with exactly the kernel's answers (the leftmost aligned fit).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -34,12 +40,23 @@ class CmaBitmap {
   std::vector<Run> freeRuns() const;
   uint64_t largestFreeRun() const;
   const std::vector<uint64_t>& words() const { return words_; }
+  uint64_t metadataBytes() const;
 
  private:
+  // The leftmost i >= pos with [i, i + n) free, or count_.
+  uint64_t firstFree(uint64_t n, uint64_t pos) const;
+  bool visit(size_t node, uint64_t lo, uint64_t hi, uint64_t n, uint64_t pos, uint64_t* run, uint64_t* out) const;
+  void updateWords(uint64_t first_word, uint64_t last_word);
+
   uint64_t base_pfn_;
   uint64_t count_;
   uint64_t used_ = 0;
-  std::vector<uint64_t> words_;  // 1 = allocated
+  std::vector<uint64_t> words_;  // 1 = allocated; bits past count_ are set
+  size_t leaves_ = 1;            // power of two >= number of words
+  struct Node {
+    uint32_t pref, suf, best;    // free bits at the start, at the end, longest run
+  };
+  std::vector<Node> tree_;       // 1-based heap layout, 2 * leaves_ nodes
 };
 
 }  // namespace dmaheap

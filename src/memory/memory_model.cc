@@ -757,7 +757,7 @@ uint64_t MemoryModel::metadataBytes() const {
   uint64_t bytes = impl_->total_index * (sizeof(uint8_t) + 2 * sizeof(uint32_t));
   bytes += impl_->block_type.capacity();
   bytes += impl_->sections.capacity() * sizeof(Impl::Section);
-  for (const auto& a : impl_->cma) bytes += a.bitmap.words().capacity() * sizeof(uint64_t);
+  for (const auto& a : impl_->cma) bytes += a.bitmap.metadataBytes();
   if (impl_->owner) bytes += impl_->total_index * sizeof(uint32_t) + impl_->movable_pfn.capacity() * 9;
   return bytes + sizeof(Impl);
 }
