@@ -84,6 +84,8 @@ class FrameBuffer {
   Result<std::optional<Frame>> next();
   // Bytes received but not yet returned as a frame: non-zero means a message is half read.
   size_t buffered() const { return data_.size() - start_; }
+  // True when next() would return a frame (or a header error) without more input.
+  bool hasFrame() const;
 
  private:
   Direction direction_;

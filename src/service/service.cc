@@ -303,12 +303,12 @@ struct Service::Impl {
       closeClient(c.id, c.in.buffered() > 0 ? "closed in the middle of a request" : "");
       return false;
     }
-    if (c.in.buffered() == 0) c.partial_since = Clock::now();
     c.in.append(std::span<const uint8_t>(buf, *n));
     return handleFrames(c);
   }
 
   bool handleFrames(Client& c) {
+    bool consumed = false;
     for (size_t i = 0; i < kFramesPerTurn && !c.closing && c.out.size() < options.max_pending_replies; ++i) {
       auto frame = c.in.next();
       if (!frame) {
@@ -316,8 +316,15 @@ struct Service::Impl {
         break;
       }
       if (!frame->has_value()) break;
-      c.partial_since = c.in.buffered() > 0 ? Clock::now() : Clock::time_point{};
+      consumed = true;
       handleFrame(c, **frame);
+    }
+    // The partial-message clock runs only while we wait for the rest of a request; it starts
+    // when that request's first bytes are all we have.
+    if (c.closing || c.in.buffered() == 0 || c.in.hasFrame()) {
+      c.partial_since = {};
+    } else if (consumed || c.partial_since == Clock::time_point{}) {
+      c.partial_since = Clock::now();
     }
     if (!c.closing) {
       // Fds may only come with frames that announce them; a half-read frame may own one.
@@ -553,7 +560,7 @@ struct Service::Impl {
     if (backlog) return 0;
     auto next = Clock::time_point::max();
     for (const auto& [id, c] : clients) {
-      if (c->in.buffered() > 0) next = std::min(next, c->partial_since + options.partial_message_timeout);
+      if (c->partial_since != Clock::time_point{}) next = std::min(next, c->partial_since + options.partial_message_timeout);
       if (!c->out.empty()) next = std::min(next, c->stall_since + options.write_stall_timeout);
     }
     if (next == Clock::time_point::max()) return 1000;
@@ -565,7 +572,7 @@ struct Service::Impl {
     const auto now = Clock::now();
     std::vector<std::pair<uint64_t, std::string>> expired;
     for (const auto& [id, c] : clients) {
-      if (c->in.buffered() > 0 && now - c->partial_since >= options.partial_message_timeout) {
+      if (c->partial_since != Clock::time_point{} && now - c->partial_since >= options.partial_message_timeout) {
         expired.emplace_back(id, "a request stayed incomplete for " +
                                      std::to_string(options.partial_message_timeout.count()) + " ms");
       } else if (!c->out.empty() && now - c->stall_since >= options.write_stall_timeout) {
