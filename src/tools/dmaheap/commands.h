@@ -12,5 +12,6 @@ int runAlloc(const std::vector<std::string>& args);
 int runDtCheck(const std::vector<std::string>& args);
 int runRun(const std::vector<std::string>& args);
 int runSimulate(const std::vector<std::string>& args);
+int runStats(const std::vector<std::string>& args);  // stats_command.cc: the service's accounting
 
 }  // namespace dmaheap::cli

@@ -25,6 +25,7 @@ constexpr Subcommand kSubcommands[] = {
     {"simulate", dmaheap::cli::runSimulate,
      "simulate [--dtb FILE] [--kernel V] WORKLOAD [--policy first-fit|best-fit|segregated|compare] [--json] [--svg OUT.svg] "
      "[--find-min-cma]"},
+    {"stats", dmaheap::cli::runStats, "stats [--json] [--no-holders] [--socket PATH]"},
 };
 
 void usage(FILE* out) {

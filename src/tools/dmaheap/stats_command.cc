@@ -1,0 +1,140 @@
+// dmaheap stats: the running service's accounting: per heap, per buffer (with the processes
+// holding it), per client and per uid.
+#include <cstdio>
+
+#include <nlohmann/json.hpp>
+
+#include "base/errno_name.h"
+#include "base/size.h"
+#include "protocol/service_client.h"
+#include "tools/dmaheap/args.h"
+#include "tools/dmaheap/commands.h"
+
+namespace dmaheap::cli {
+namespace {
+
+nlohmann::json toJson(const proto::StatsReply& s) {
+  nlohmann::json out;
+  out["service_pid"] = s.service_pid;
+  out["buffers_freed"] = s.buffers_freed;
+  out["watch_rechecks"] = s.watch_rechecks;
+  out["heaps"] = nlohmann::json::array();
+  for (const auto& h : s.heaps) {
+    out["heaps"].push_back({{"name", h.heap.name},
+                            {"type", h.heap.type},
+                            {"size", h.heap.size},
+                            {"used", h.used},
+                            {"free", h.heap.free},
+                            {"largest_free_block", h.heap.largest_free_block},
+                            {"buffers", h.buffers},
+                            {"buffer_bytes", h.buffer_bytes}});
+  }
+  out["buffers"] = nlohmann::json::array();
+  for (const auto& b : s.buffers) {
+    nlohmann::json holders = nlohmann::json::array();
+    for (const auto& h : b.holders) {
+      holders.push_back({{"pid", h.pid}, {"comm", h.comm}, {"fds", h.fds}, {"mappings", h.mappings}});
+    }
+    nlohmann::json segments = nlohmann::json::array();
+    for (const auto& seg : b.buffer.segments) segments.push_back({{"base", seg.base}, {"size", seg.size}});
+    out["buffers"].push_back({{"inode", b.buffer.inode},
+                              {"size", b.buffer.size},
+                              {"heap", b.buffer.heap},
+                              {"name", b.buffer.name},
+                              {"segments", segments},
+                              {"owner", {{"pid", b.owner_pid}, {"uid", b.owner_uid}, {"comm", b.owner_comm}, {"client", b.client}}},
+                              {"holders", holders}});
+  }
+  out["clients"] = nlohmann::json::array();
+  for (const auto& c : s.clients) {
+    out["clients"].push_back({{"id", c.id},
+                              {"pid", c.pid},
+                              {"uid", c.uid},
+                              {"gid", c.gid},
+                              {"comm", c.comm},
+                              {"requests", c.requests},
+                              {"allocations", c.allocations},
+                              {"refusals", c.refusals},
+                              {"live_buffers", c.live_buffers},
+                              {"live_bytes", c.live_bytes}});
+  }
+  out["uids"] = nlohmann::json::array();
+  for (const auto& u : s.uids) {
+    nlohmann::json j = {{"uid", u.uid}, {"buffers", u.buffers}, {"bytes", u.bytes}};
+    j["quota"] = u.has_quota ? nlohmann::json(u.quota) : nlohmann::json(nullptr);
+    out["uids"].push_back(j);
+  }
+  return out;
+}
+
+void printText(const proto::StatsReply& s) {
+  std::printf("dmaheapd pid %u: %zu live buffer%s, %llu freed since start\n\n", s.service_pid, s.buffers.size(),
+              s.buffers.size() == 1 ? "" : "s", static_cast<unsigned long long>(s.buffers_freed));
+  std::printf("%-28s %-7s %12s %12s %12s %14s %8s\n", "HEAP", "TYPE", "SIZE", "USED", "FREE", "LARGEST BLOCK", "BUFFERS");
+  for (const auto& h : s.heaps) {
+    std::printf("%-28s %-7s %12s %12s %12s %14s %8u\n", h.heap.name.c_str(), h.heap.type.c_str(),
+                formatSize(h.heap.size).c_str(), formatSize(h.used).c_str(), formatSize(h.heap.free).c_str(),
+                formatSize(h.heap.largest_free_block).c_str(), h.buffers);
+  }
+  std::printf("\n%-10s %12s %-20s %-16s %-14s %s\n", "INODE", "SIZE", "HEAP", "NAME", "OWNER", "HOLDERS (pid comm fds/maps)");
+  for (const auto& b : s.buffers) {
+    std::string holders;
+    for (const auto& h : b.holders) {
+      holders += (holders.empty() ? "" : ", ") + std::to_string(h.pid) + " " + h.comm + " " + std::to_string(h.fds) +
+                 "/" + std::to_string(h.mappings);
+    }
+    const std::string owner = std::to_string(b.owner_pid) + " " + b.owner_comm;
+    std::printf("%-10llu %12s %-20s %-16s %-14s %s\n", static_cast<unsigned long long>(b.buffer.inode),
+                formatSize(b.buffer.size).c_str(), b.buffer.heap.c_str(), b.buffer.name.empty() ? "-" : b.buffer.name.c_str(),
+                owner.c_str(), holders.empty() ? "-" : holders.c_str());
+  }
+  if (s.buffers.empty()) std::printf("(none)\n");
+  std::printf("\n%-6s %-8s %-6s %-20s %9s %9s %9s %12s\n", "CLIENT", "PID", "UID", "COMM", "REQUESTS", "ALLOCS",
+              "REFUSED", "LIVE");
+  for (const auto& c : s.clients) {
+    std::printf("%-6llu %-8u %-6u %-20s %9llu %9llu %9llu %12s\n", static_cast<unsigned long long>(c.id), c.pid, c.uid,
+                c.comm.c_str(), static_cast<unsigned long long>(c.requests),
+                static_cast<unsigned long long>(c.allocations), static_cast<unsigned long long>(c.refusals),
+                formatSize(c.live_bytes).c_str());
+  }
+  if (!s.uids.empty()) {
+    std::printf("\n%-6s %8s %12s %12s\n", "UID", "BUFFERS", "BYTES", "QUOTA");
+    for (const auto& u : s.uids) {
+      std::printf("%-6u %8u %12s %12s\n", u.uid, u.buffers, formatSize(u.bytes).c_str(),
+                  u.has_quota ? formatSize(u.quota).c_str() : "-");
+    }
+  }
+}
+
+}  // namespace
+
+int runStats(const std::vector<std::string>& argv) {
+  ArgSpec spec;
+  spec.flags = {"--json", "--no-holders"};
+  spec.options = {"--socket"};
+  auto args = parseArgs(argv, spec);
+  if (!args || !args->positional.empty()) {
+    std::fprintf(stderr, "dmaheap stats: %s\n", args ? "takes no positional arguments" : args.error().message().c_str());
+    return kExitUsage;
+  }
+  const std::string path = args->option("--socket") ? *args->option("--socket") : proto::defaultSocketPath();
+  auto client = proto::ServiceClient::connect(path, "dmaheap stats");
+  if (!client) {
+    std::fprintf(stderr, "dmaheap stats: %s: dmaheapd is not running at %s (%s)\n", errnoName(client.code()).c_str(),
+                 path.c_str(), client.error().message().c_str());
+    return kExitFailure;
+  }
+  auto stats = client->stats(!args->has("--no-holders"));
+  if (!stats) {
+    std::fprintf(stderr, "dmaheap stats: %s: %s\n", errnoName(stats.code()).c_str(), stats.error().message().c_str());
+    return kExitFailure;
+  }
+  if (args->has("--json")) {
+    std::printf("%s\n", toJson(*stats).dump(2).c_str());
+  } else {
+    printText(*stats);
+  }
+  return kExitOk;
+}
+
+}  // namespace dmaheap::cli
