@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# Bounded run of the dmaheapd protocol fuzz target (fuzz/run-protocol.sh), part of make test.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+exec fuzz/run-protocol.sh "${PROTOCOL_FUZZ_SECONDS:-30}"
