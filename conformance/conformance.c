@@ -51,7 +51,7 @@ static int list_heaps(void) {
   int n = dmaheap_heap_count(allocator);
   for (int i = 0; i < n && i < MAX_HEAPS; ++i) {
     struct dmaheap_heap_info info;
-    if (dmaheap_heap_info(allocator, i, &info) == 0) snprintf(heap_names[heap_count++], 256, "%s", info.name);
+    if (dmaheap_heap_get_info(allocator, i, &info) == 0) snprintf(heap_names[heap_count++], 256, "%s", info.name);
   }
   return 0;
 }

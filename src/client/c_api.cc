@@ -73,7 +73,7 @@ int dmaheap_heap_count(dmaheap_allocator* allocator) {
   return static_cast<int>(allocator->heaps.size());
 }
 
-int dmaheap_heap_info(dmaheap_allocator* allocator, int index, struct dmaheap_heap_info* out) {
+int dmaheap_heap_get_info(dmaheap_allocator* allocator, int index, struct dmaheap_heap_info* out) {
   if (!allocator || !out) return -EINVAL;
   if (allocator->heaps.empty()) {
     if (int n = dmaheap_heap_count(allocator); n < 0) return n;

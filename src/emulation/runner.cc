@@ -149,7 +149,7 @@ Result<int> runProgram(HeapBackend& backend, const RunOptions& options) {
   // program directly, so the supervisor only holds them back while the program runs.
   sigset_t forward, old_mask;
   sigemptyset(&forward);
-  for (int s : {SIGTERM, SIGHUP, SIGINT, SIGQUIT, SIGCHLD}) sigaddset(&forward, s);
+  for (int s : {SIGTERM, SIGHUP, SIGINT, SIGQUIT}) sigaddset(&forward, s);
   ::sigprocmask(SIG_BLOCK, &forward, &old_mask);
   UniqueFd sigfd(::signalfd(-1, &forward, SFD_CLOEXEC | SFD_NONBLOCK));
   if (!sigfd) {
@@ -174,7 +174,7 @@ Result<int> runProgram(HeapBackend& backend, const RunOptions& options) {
   auto finish = [&](int* status) {
     while (::waitpid(child, status, 0) < 0 && errno == EINTR) {
     }
-    // Drop the SIGCHLD (and anything else) queued for us before restoring the caller's mask.
+    // Drop forwarded signals still queued for us before restoring the caller's mask.
     struct signalfd_siginfo si;
     while (::read(sigfd.get(), &si, sizeof si) == sizeof si) {
     }
@@ -193,28 +193,31 @@ Result<int> runProgram(HeapBackend& backend, const RunOptions& options) {
   for (size_t i = 0; i < names.size(); ++i) supervised.push_back({names[i], report->mount_ids[i]});
   Supervisor supervisor(std::move(listener), backend, std::move(supervised));
 
+  // The child's exit comes through a pidfd, not SIGCHLD: in a multi-threaded caller another
+  // thread may take a process-directed signal.
+  UniqueFd child_pidfd(static_cast<int>(::syscall(SYS_pidfd_open, child, 0)));
   bool listening = true;
   int status = 0;
   for (;;) {
-    struct pollfd fds[2] = {{sigfd.get(), POLLIN, 0}, {supervisor.listenerFd(), POLLIN, 0}};
-    const int n = ::poll(fds, listening ? 2 : 1, -1);
+    struct pollfd fds[3] = {{sigfd.get(), POLLIN, 0}, {child_pidfd.get(), POLLIN, 0}, {supervisor.listenerFd(), POLLIN, 0}};
+    const int n = ::poll(fds, listening ? 3 : 2, child_pidfd ? -1 : 100);
     if (n < 0) {
       if (errno == EINTR) continue;
       break;
     }
-    if (listening && (fds[1].revents & POLLIN)) {
+    if (listening && (fds[2].revents & POLLIN)) {
       (void)supervisor.handleOne();  // a task that died meanwhile is not our error
-    } else if (listening && (fds[1].revents & (POLLHUP | POLLERR))) {
+    } else if (listening && (fds[2].revents & (POLLHUP | POLLERR))) {
       listening = false;  // no task uses the filter any more
     }
     if (fds[0].revents & POLLIN) {
       struct signalfd_siginfo si;
-      bool child_exited = false;
       while (::read(sigfd.get(), &si, sizeof si) == sizeof si) {
         if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGHUP) ::kill(child, static_cast<int>(si.ssi_signo));
-        if (si.ssi_signo == SIGCHLD) child_exited = true;
       }
-      if (child_exited && ::waitpid(child, &status, WNOHANG) == child) {
+    }
+    if ((fds[1].revents & POLLIN) || !child_pidfd) {
+      if (::waitpid(child, &status, WNOHANG) == child) {
         struct signalfd_siginfo rest;
         while (::read(sigfd.get(), &rest, sizeof rest) == sizeof rest) {
         }

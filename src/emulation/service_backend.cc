@@ -10,7 +10,7 @@ namespace dmaheap::emul {
 namespace {
 
 bool isTransportError(int e) {
-  return e == EPIPE || e == ECONNRESET || e == ENOTCONN || e == EPROTO || e == ECONNREFUSED || e == ECONNABORTED;
+  return e == EPIPE || e == ECONNRESET || e == ENOTCONN || e == EPROTO || e == ECONNREFUSED || e == ECONNABORTED || e == ESHUTDOWN;
 }
 
 }  // namespace

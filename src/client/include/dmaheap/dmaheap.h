@@ -48,7 +48,7 @@ DMAHEAP_API const char *dmaheap_allocator_backend(const dmaheap_allocator *alloc
 
 /* The number of heaps (sorted by name), then one of them by index (-ERANGE past the end). */
 DMAHEAP_API int dmaheap_heap_count(dmaheap_allocator *allocator);
-DMAHEAP_API int dmaheap_heap_info(dmaheap_allocator *allocator, int index, struct dmaheap_heap_info *out);
+DMAHEAP_API int dmaheap_heap_get_info(dmaheap_allocator *allocator, int index, struct dmaheap_heap_info *out);
 
 /* Allocates `len` bytes (page aligned up) from heap `heap` with O_RDWR|O_CLOEXEC; *fd_out
  * receives the dma-buf fd. -ENOENT for an unknown heap, else the kernel's errno (-EINVAL for
