@@ -1,0 +1,116 @@
+// ALLOC latency through `dmaheap run` (seccomp user notification, supervisor, ADDFD) against
+// the in-process floor: memfd_create + ftruncate (lazy) and + fallocate (populated, which is
+// what an emulated heap buffer is). The binary re-runs itself under runProgram() with an
+// embedded default board; the benchmarks then execute inside the traced process.
+#include <benchmark/benchmark.h>
+#include <fcntl.h>
+#include <linux/dma-heap.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "board/board_loader.h"
+#include "emulation/embedded_backend.h"
+#include "emulation/runner.h"
+
+namespace {
+
+constexpr const char* kTracedEnv = "DMAHEAP_RUN_BENCH_TRACED";
+
+void BM_MemfdLazy(benchmark::State& state) {
+  const auto size = static_cast<off_t>(state.range(0));
+  for (auto _ : state) {
+    int fd = ::memfd_create("floor", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0 || ::ftruncate(fd, size) != 0) state.SkipWithError("memfd");
+    ::close(fd);
+  }
+}
+
+void BM_MemfdPopulated(benchmark::State& state) {
+  const auto size = static_cast<off_t>(state.range(0));
+  for (auto _ : state) {
+    int fd = ::memfd_create("floor", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0 || ::ftruncate(fd, size) != 0 || ::fallocate(fd, 0, 0, size) != 0) state.SkipWithError("memfd");
+    ::close(fd);
+  }
+}
+
+// In-process embedded backend (libdmaheap's embedded path): heap core + memfd, no supervisor.
+void BM_EmbeddedInProcess(benchmark::State& state) {
+  auto board = dmaheap::loadBoard({});
+  auto backend = dmaheap::emul::EmbeddedBackend::create(std::move(board.value()));
+  const uint64_t size = static_cast<uint64_t>(state.range(0));
+  for (auto _ : state) {
+    auto buf = backend.value()->allocate("system", {size, 0, O_RDWR | O_CLOEXEC, 0});
+    if (!buf) state.SkipWithError(buf.error().message().c_str());
+  }
+}
+
+// DMA_HEAP_IOCTL_ALLOC + close on /dev/dma_heap/system as the traced program sees it.
+void BM_RunAlloc(benchmark::State& state) {
+  int heap = ::open("/dev/dma_heap/system", O_RDONLY | O_CLOEXEC);
+  if (heap < 0) {
+    state.SkipWithError("no /dev/dma_heap/system: not under dmaheap run");
+    return;
+  }
+  const uint64_t size = static_cast<uint64_t>(state.range(0));
+  for (auto _ : state) {
+    struct dma_heap_allocation_data d = {};
+    d.len = size;
+    d.fd_flags = O_RDWR | O_CLOEXEC;
+    if (::ioctl(heap, DMA_HEAP_IOCTL_ALLOC, &d) != 0) state.SkipWithError("ALLOC failed");
+    ::close(static_cast<int>(d.fd));
+  }
+  ::close(heap);
+}
+
+// An ioctl the filter sends to the supervisor that is not ours (a pipe): the CONTINUE path.
+void BM_RunForeignIoctl(benchmark::State& state) {
+  int p[2];
+  if (::pipe(p) != 0) return;
+  for (auto _ : state) {
+    struct dma_heap_allocation_data d = {};
+    benchmark::DoNotOptimize(::ioctl(p[0], DMA_HEAP_IOCTL_ALLOC, &d));
+  }
+  ::close(p[0]);
+  ::close(p[1]);
+}
+
+constexpr int64_t k4K = 4096;
+constexpr int64_t k64M = 64 << 20;
+BENCHMARK(BM_MemfdLazy)->Arg(k4K)->Arg(k64M)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_MemfdPopulated)->Arg(k4K)->Arg(k64M)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_EmbeddedInProcess)->Arg(k4K)->Arg(k64M)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_RunAlloc)->Arg(k4K)->Arg(k64M)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_RunForeignIoctl)->Unit(benchmark::kMicrosecond);
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (!std::getenv(kTracedEnv)) {
+    // Re-run this binary as `dmaheap run` would run any program.
+    ::setenv(kTracedEnv, "1", 1);
+    auto board = dmaheap::loadBoard({});
+    if (!board) return 2;
+    auto backend = dmaheap::emul::EmbeddedBackend::create(std::move(board.value()));
+    if (!backend) return 2;
+    dmaheap::emul::RunOptions o;
+    o.argv.push_back("/proc/self/exe");
+    for (int i = 1; i < argc; ++i) o.argv.push_back(argv[i]);
+    auto status = dmaheap::emul::runProgram(*backend.value(), o);
+    if (!status) {
+      std::fprintf(stderr, "run_bench: %s\n", status.error().message().c_str());
+      return 2;
+    }
+    return status.value();
+  }
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
