@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The conformance program everywhere it must pass: under `dmaheap run` (dynamic and static, as
+# root and as an unprivileged user where user namespaces allow), through libdmaheap's embedded
+# backend, and through the dmaheapd service (via `dmaheap run --backend service` and libdmaheap)
+# when the build has dmaheapd. Exits non-zero if any run fails. Usage: run-conformance.sh BUILD
+set -uo pipefail
+build=$(realpath "${1:-build}")
+failed=0
+check() {
+  local name=$1
+  shift
+  local out
+  out=$("$@" 2>&1)
+  local rc=$?
+  local last
+  last=$(printf '%s\n' "$out" | tail -n 1)
+  if [[ $rc -eq 0 && $last =~ ^[0-9]+\ passed,\ 0\ failed$ ]]; then
+    echo "conformance ($name): $last"
+  else
+    echo "conformance ($name): FAILED (exit $rc)"
+    printf '%s\n' "$out" | grep -v '^ok ' | tail -n 20
+    failed=1
+  fi
+}
+
+check "dmaheap run, dynamic" "$build/dmaheap" run -- "$build/dmaheap-conformance"
+check "dmaheap run, static" "$build/dmaheap" run -- "$build/dmaheap-conformance-static"
+check "dmaheap run, static, kernel 6.12" "$build/dmaheap" run --kernel 6.12 -- "$build/dmaheap-conformance-static"
+check "libdmaheap, embedded backend" env CONFORMANCE_BACKEND=embedded "$build/dmaheap-conformance-lib"
+
+if [[ $(id -u) -eq 0 ]] && command -v setpriv >/dev/null; then
+  if setpriv --reuid=65534 --regid=65534 --clear-groups unshare --user true 2>/dev/null; then
+    check "dmaheap run as uid 65534, static" \
+      setpriv --reuid=65534 --regid=65534 --clear-groups "$build/dmaheap" run -- "$build/dmaheap-conformance-static"
+  else
+    echo "conformance (non-root): skipped, unprivileged user namespaces are disabled here"
+  fi
+fi
+
+if [[ -x $build/dmaheapd ]]; then
+  dir=$(mktemp -d)
+  "$build/dmaheapd" --socket "$dir/dmaheap.sock" >"$dir/log" 2>&1 &
+  pid=$!
+  for _ in $(seq 100); do [[ -S $dir/dmaheap.sock ]] && break; sleep 0.05; done
+  check "dmaheap run --backend service" "$build/dmaheap" run --backend service --socket "$dir/dmaheap.sock" -- "$build/dmaheap-conformance"
+  check "libdmaheap, service backend" env DMAHEAP_SOCKET="$dir/dmaheap.sock" CONFORMANCE_BACKEND=service "$build/dmaheap-conformance-lib"
+  kill "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  rm -rf "$dir"
+else
+  echo "conformance (service): no $build/dmaheapd; the service backend runs in test_client_service instead"
+fi
+exit $failed
