@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The command-line contract of DESIGN.md and the issues' "done when" checks, run on the built
+# binary: exact JSON values, exit codes and the errno names in messages.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+bin=${1:-build}/dmaheap
+fail=0
+check() {  # check NAME EXPECTED ACTUAL
+  if [[ "$2" == "$3" ]]; then echo "ok   $1"; else echo "FAIL $1: expected [$2] got [$3]"; fail=1; fi
+}
+json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+
+check "list: heaps of the default board on 6.18" "default_cma_region cma 67108864|reserved cma 67108864|system system 2080374784" \
+  "$($bin list --json | json "'|'.join(f\"{h['name']} {h['type']} {h['size']}\" for h in d['heaps'])")"
+check "list: 6.12 names the default area only" "reserved system" \
+  "$($bin list --kernel 6.12 --json | json "' '.join(h['name'] for h in d['heaps'])")"
+check "list: 5.5 has no heaps" "" "$($bin list --kernel 5.5 --json | json "' '.join(h['name'] for h in d['heaps'])")"
+check "alloc: system heap chunking" "1048576 1048576 1048576 65536 4096" \
+  "$($bin alloc system 3215360 --json | json "' '.join(str(s['size']) for s in d['buffers'][0]['segments'])")"
+out=$($bin alloc reserved 3M --json)
+check "alloc: CMA one segment" "1" "$(echo "$out" | json "len(d['buffers'][0]['segments'])")"
+check "alloc: CMA 1 MiB aligned inside the area" "True" \
+  "$(echo "$out" | json "(lambda s: s['base'] % 1048576 == 0 and s['base'] >= 0xbc000000 and s['base'] + s['size'] <= 0xc0000000)(d['buffers'][0]['segments'][0])")"
+check "alloc: --count" "4" "$($bin alloc reserved 16M --count 4 --json | json "len(d['buffers'])")"
+err=$($bin alloc reserved 65M 2>&1 >/dev/null); code=$?
+check "alloc: 65M from 64 MiB CMA exits 1" "1" "$code"
+check "alloc: names ENOMEM" "yes" "$([[ $err == *ENOMEM* ]] && echo yes || echo "$err")"
+err=$($bin alloc system 0 2>&1 >/dev/null); code=$?
+check "alloc: size 0 exits 1" "1" "$code"
+check "alloc: names EINVAL" "yes" "$([[ $err == *EINVAL* ]] && echo yes || echo "$err")"
+$bin alloc system 12Q >/dev/null 2>&1; check "alloc: bad size exits 2" "2" "$?"
+$bin alloc nosuch 4K >/dev/null 2>&1; check "alloc: unknown heap exits 1" "1" "$?"
+$bin list --kernel 4.19 >/dev/null 2>&1; check "list: unsupported kernel exits 2" "2" "$?"
+$bin list --bogus >/dev/null 2>&1; check "list: unknown option exits 2" "2" "$?"
+$bin frobnicate >/dev/null 2>&1; check "unknown command exits 2" "2" "$?"
+check "list --dtb: heaps from a tree (6.12)" "framebuffer@60000000 system" \
+  "$($bin list --dtb examples/juno-framebuffer-cma.dts --kernel 6.12 --json | json "' '.join(h['name'] for h in d['heaps'])")"
+$bin list --dtb examples/juno-framebuffer-outside-memory.dts >/dev/null 2>&1; check "list --dtb: a crashing tree exits 2" "2" "$?"
+$bin dt-check examples/juno-framebuffer-not-reusable.dts >/dev/null; check "dt-check: not reusable is a warning (exit 0)" "0" "$?"
+check "dt-check: cma-not-reusable reported" "yes" \
+  "$($bin dt-check examples/juno-framebuffer-not-reusable.dts --json | json "'yes' if any(x['code']=='cma-not-reusable' for x in d['diagnostics']) and not any(h['type']=='cma' and h.get('area')=='framebuffer@60000000' for h in d['heaps']) else 'no'")"
+$bin dt-check examples/juno-framebuffer-outside-memory.dts >/dev/null; check "dt-check: outside memory exits 1" "1" "$?"
+check "dt-check: cma-outside-memory names WARN and crash" "yes" \
+  "$($bin dt-check examples/juno-framebuffer-outside-memory.dts --json | json "'yes' if any(x['code']=='cma-outside-memory' and any('WARN' in l for l in x['kernel_log']) and any('paging request' in l for l in x['kernel_log']) for x in d['diagnostics']) else 'no'")"
+head -c 100 /dev/urandom > /tmp/dmaheap-cli-garbage.dtb
+$bin dt-check /tmp/dmaheap-cli-garbage.dtb >/dev/null 2>&1; check "dt-check: garbage exits 2" "2" "$?"
+exit $fail
