@@ -19,6 +19,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <linux/dma-buf.h>
 #include <linux/dma-heap.h>
@@ -307,7 +308,27 @@ int main(void)
             names[n++] = strdup(e->d_name);
     closedir(dir);
     qsort(names, n, sizeof names[0], cmp);
-    for (int i = 0; i < n; i++)
-        probe(names[i]);
+    /* each heap in its own process: an oops while probing one heap kills only that child */
+    for (int i = 0; i < n; i++) {
+        fflush(stdout);
+        pid_t pid = fork();
+        if (pid == 0) {
+            probe(names[i]);
+            fflush(stdout);
+            _exit(0);
+        }
+        int status = 0;
+        if (pid < 0) {
+            probe(names[i]);
+            continue;
+        }
+        waitpid(pid, &status, 0);
+        if (WIFSIGNALED(status)) {
+            char buf[32];
+            heap_name = names[i];
+            snprintf(buf, sizeof buf, "signal-%d", WTERMSIG(status));
+            report("probe-killed", buf);
+        }
+    }
     return 0;
 }
