@@ -1,7 +1,7 @@
 #!/bin/bash
 # Fetch every board .dtb that Debian ships in its arm64 kernel image package.
 #
-# usage: scripts/fetch-debian-dtbs.sh [DEST]        (default DEST: build/debian-dtbs)
+# usage: scripts/fetch-debian-dtbs.sh [DEST]        (default DEST: build/debian-dtbs in the repo)
 # env:   DEBIAN_SUITE  (default trixie)  which release's linux-image-arm64 to follow
 #        DEBIAN_MIRROR (default http://deb.debian.org/debian)
 #        DMAHEAP_CACHE (default ${XDG_CACHE_HOME:-$HOME/.cache}/dmaheap) apt state and .deb cache
@@ -11,7 +11,8 @@
 # vendor folders (DEST/arm/juno.dtb, DEST/rockchip/...). Running it again with the files in
 # place does no network access and prints the same count.
 set -euo pipefail
-dest=${1:-build/debian-dtbs}
+repo=$(cd "$(dirname "$0")/.." && pwd)
+dest=${1:-$repo/build/debian-dtbs}
 suite=${DEBIAN_SUITE:-trixie}
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 cache=${DMAHEAP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dmaheap}
