@@ -82,6 +82,25 @@ TEST(Dmaheapd, ServesReportsAndShutsDownCleanly) {
   bool system = false;
   for (const auto& h : j["heaps"]) system |= h["name"] == "system" && h["used"] >= 128 * 1024;
   EXPECT_TRUE(system);
+
+  // list and alloc go to the running service (it emulates 6.12; the embedded default is 6.18)
+  // when the command names no board of its own, and stay embedded otherwise.
+  auto run = [](const std::string& command) {
+    std::string text;
+    std::FILE* f = ::popen(command.c_str(), "r");
+    char chunk[4096];
+    for (size_t n; (n = std::fread(chunk, 1, sizeof chunk, f)) > 0;) text.append(chunk, n);
+    EXPECT_EQ(::pclose(f), 0) << command;
+    return nlohmann::json::parse(text);
+  };
+  const std::string env = "DMAHEAP_SOCKET=" + sock + " ";
+  EXPECT_EQ(run(env + DMAHEAP_PATH + " list --json")["kernel"], "6.12");
+  EXPECT_EQ(run(env + DMAHEAP_PATH + " list --json --kernel 6.18")["kernel"], "6.18");
+  EXPECT_EQ(run("DMAHEAP_SOCKET=" + dir.path + "/none.sock " + DMAHEAP_PATH + " list --json")["kernel"], "6.18");
+  auto alloc = run(env + DMAHEAP_PATH + " alloc reserved 8K --count 2 --json");
+  ASSERT_EQ(alloc["buffers"].size(), 2u);
+  EXPECT_EQ(alloc["buffers"][0]["heap"], "reserved");
+  EXPECT_EQ(alloc["buffers"][0]["segments"].size(), 1u);
 #endif
   EXPECT_EQ(terminate(pid), 0);
   EXPECT_FALSE(std::filesystem::exists(sock));

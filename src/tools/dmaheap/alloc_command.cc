@@ -10,6 +10,7 @@
 #include "base/size.h"
 #include "tools/dmaheap/board_args.h"
 #include "tools/dmaheap/commands.h"
+#include "tools/dmaheap/service_views.h"
 
 namespace dmaheap::cli {
 
@@ -41,6 +42,7 @@ int runAlloc(const std::vector<std::string>& argv) {
     }
     count = n.value();
   }
+  if (auto service = serviceIfRunning(*args)) return allocFromService(*args, *service, size.value(), count);
   auto board = loadBoard(boardOptionsFrom(*args));
   if (!board) {
     std::fprintf(stderr, "dmaheap alloc: %s\n", board.error().message().c_str());

@@ -8,6 +8,7 @@
 #include "base/size.h"
 #include "tools/dmaheap/board_args.h"
 #include "tools/dmaheap/commands.h"
+#include "tools/dmaheap/service_views.h"
 
 namespace dmaheap::cli {
 
@@ -20,6 +21,7 @@ int runList(const std::vector<std::string>& argv) {
     std::fprintf(stderr, "dmaheap list: %s\n", args ? "takes no positional arguments" : args.error().message().c_str());
     return kExitUsage;
   }
+  if (auto service = serviceIfRunning(*args)) return listFromService(*args, *service);
   auto board = loadBoard(boardOptionsFrom(*args));
   if (!board) {
     std::fprintf(stderr, "dmaheap list: %s\n", board.error().message().c_str());
