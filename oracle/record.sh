@@ -34,7 +34,7 @@ while [ $# -gt 0 ]; do
 done
 only_cases=("$@")
 t0=$(date +%s)
-say() { echo "[oracle +$(( $(date +%s) - t0 ))s] $*"; }
+say() { echo "[oracle +$(( $(date +%s) - t0 ))s] $*" >&2; }
 
 # ---------------------------------------------------------------- host tools
 need_tools() {
