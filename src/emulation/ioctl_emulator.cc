@@ -2,6 +2,7 @@
 #include "emulation/ioctl_emulator.h"
 
 #include <cstring>
+#include <span>
 #include <vector>
 
 #include "heap/registry.h"
@@ -15,7 +16,10 @@ Status emulateHeapIoctl(HeapBackend& backend, std::string_view heap, IoctlCall c
   if (!user.empty()) {
     if (auto st = caller.read(call.arg, user.data(), user.size()); !st) return st;
   }
-  std::vector<uint8_t> k = heapIoctlKernelBuffer(*plan, user);
+  // A non-null span even when nothing was copied in (memcpy of 0 bytes from null is UB).
+  static const uint8_t kNothing = 0;
+  std::vector<uint8_t> k = heapIoctlKernelBuffer(
+      *plan, user.empty() ? std::span<const uint8_t>(&kNothing, 0) : std::span<const uint8_t>(user));
   uapi::AllocationData request;
   std::memcpy(&request, k.data(), sizeof request);
   if (auto st = caller.stillWaiting(); !st) return st;
