@@ -13,7 +13,7 @@ constexpr int kWidth = 1100;
 constexpr int kBarX = 40;
 constexpr int kBarW = 1000;
 constexpr int kBarH = 34;
-constexpr int kLabelH = 17;
+constexpr int kLabelH = 19;
 
 std::string esc(const std::string& s) {
   std::string o;
@@ -171,6 +171,7 @@ std::string renderSvg(const Report& r) {
         << kReservedColour << "\"/>\n";
     }
     int label_y = bar_y + kBarH + 20;
+    std::ostringstream labels;
     for (const auto& it : b.items) {
       const int x0 = xOf(std::max(it.base, b.base));
       const int w = std::max(3, xOf(std::min(it.base + it.size, b.base + b.size)) - x0);
@@ -178,12 +179,17 @@ std::string renderSvg(const Report& r) {
         << "\" fill=\"" << it.colour << "\" stroke=\"#222\" stroke-width=\"0.5\"><title>" << esc(it.label)
         << "</title></rect>\n";
       const int cx = x0 + w / 2;
-      s << "<polyline points=\"" << cx << "," << bar_y + kBarH << " " << cx << "," << label_y - 5 << " " << kBarX + 6
-        << "," << label_y - 5 << "\" fill=\"none\" stroke=\"" << it.colour << "\" stroke-width=\"0.8\"/>\n";
-      s << "<rect x=\"" << kBarX << "\" y=\"" << label_y - 10 << "\" width=\"10\" height=\"10\" fill=\"" << it.colour
-        << "\"/><text x=\"" << kBarX + 16 << "\" y=\"" << label_y << "\">" << esc(it.label) << "</text>\n";
+      // The leader runs above the label row, never through a label's text.
+      s << "<polyline points=\"" << cx << "," << bar_y + kBarH << " " << cx << "," << label_y - 14 << " " << kBarX + 5
+        << "," << label_y - 14 << " " << kBarX + 5 << "," << label_y - 10 << "\" fill=\"none\" stroke=\"" << it.colour
+        << "\" stroke-width=\"0.8\"/>\n";
+      // Labels go on top of every leader, with a white halo, so no line crosses their text.
+      labels << "<rect x=\"" << kBarX << "\" y=\"" << label_y - 10 << "\" width=\"10\" height=\"10\" fill=\""
+             << it.colour << "\"/><text x=\"" << kBarX + 16 << "\" y=\"" << label_y
+             << "\" stroke=\"white\" stroke-width=\"4\" paint-order=\"stroke\">" << esc(it.label) << "</text>\n";
       label_y += kLabelH;
     }
+    s << labels.str();
     y = label_y + 20;
   }
   s << "</svg>\n";

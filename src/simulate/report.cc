@@ -107,15 +107,17 @@ std::string reportJson(const SimResult& r, uint64_t page) {
 }
 
 std::string reportSvg(const SimResult& r, uint64_t page) {
-  const int width = 900, panel_h = 220, top = 50, left = 70, right = 20;
+  const int width = 900, panel_h = 220, top = 64, left = 70, right = 20;
   const size_t panels = std::max<size_t>(1, r.area_names.size());
   const int height = top + static_cast<int>(panels) * (panel_h + 50) + 30;
   std::ostringstream o;
   o << "<svg xmlns='http://www.w3.org/2000/svg' width='" << width << "' height='" << height
     << "' font-family='sans-serif' font-size='12'>\n<rect width='100%' height='100%' fill='white'/>\n";
-  o << "<text x='" << left << "' y='24' font-size='15' font-weight='bold'>dmaheap simulate: "
-    << (r.workload.empty() ? "workload" : r.workload) << " (" << r.placement << ", " << r.failures
-    << " failures)</text>\n";
+  std::string title = r.workload.empty() ? "workload" : r.workload;
+  if (title.size() > 70) title = title.substr(0, 67) + "...";
+  o << "<text x='" << left << "' y='22' font-size='15' font-weight='bold'>dmaheap simulate: " << title
+    << "</text>\n<text x='" << left << "' y='40'>placement " << r.placement << ", " << r.failures
+    << " failed allocations, " << r.pages_migrated << " pages migrated</text>\n";
   const uint64_t last_step = r.samples.empty() ? 1 : std::max<uint64_t>(1, r.samples.back().step);
   const int plot_w = width - left - right;
   struct Series {
