@@ -22,7 +22,8 @@ Result<HeapIoctlPlan> planHeapIoctl(uint32_t cmd) {
 
 std::vector<uint8_t> heapIoctlKernelBuffer(const HeapIoctlPlan& plan, std::span<const uint8_t> user_in) {
   std::vector<uint8_t> k(plan.ksize, 0);
-  std::memcpy(k.data(), user_in.data(), std::min(user_in.size(), plan.in_size));
+  const size_t n = std::min(user_in.size(), plan.in_size);
+  if (n > 0) std::memcpy(k.data(), user_in.data(), n);
   return k;
 }
 
