@@ -422,6 +422,9 @@ struct Service::Impl {
     if (auto ok = options.access.checkOpen(heap->node_name, c.creds); !ok) return refuse(c, "access:" + heap->node_name, ok.error());
     const uapi::AllocationData data{r.len, r.fd, r.fd_flags, r.heap_flags};
     auto len = registry.validate(data);
+    // Buffers released before this request count as released: the client may have just closed
+    // one to make room (quota, heap space).
+    pollWatcher();
     if (!len) {
       ++c.stats.refusals;
       return errorReply(len.error());
@@ -435,8 +438,6 @@ struct Service::Impl {
                                             std::to_string(*len) + " more do not fit"));
       }
     }
-    // Freed buffers first, so that memory the client just let go of can be reused.
-    pollWatcher();
     auto buffer = registry.allocate(*heap, data);
     if (!buffer) {
       ++c.stats.refusals;
@@ -611,8 +612,9 @@ struct Service::Impl {
           if ((ev & EPOLLOUT) && !flush(c)) continue;
           if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) {
             if (c.closing || c.out.size() >= options.max_pending_replies) {
-              // Not reading it now; a hang-up still ends it.
-              if (ev & (EPOLLHUP | EPOLLERR)) closeClient(c.id, "");
+              // Not reading it now; a hang-up (or a peer that will send nothing more, which
+              // level-triggered epoll would report forever) ends it.
+              if (ev & (EPOLLHUP | EPOLLERR | EPOLLRDHUP)) closeClient(c.id, "");
               continue;
             }
             readFrom(c);
