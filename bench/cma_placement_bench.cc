@@ -6,6 +6,7 @@
 #include <chrono>
 #include <vector>
 
+#include "base/rng.h"
 #include "base/types.h"
 #include "heaps/cma_heap.h"
 #include "memory/cma_bitmap.h"
@@ -17,19 +18,7 @@ constexpr uint64_t kAreaPages = (4 * kGiB) >> 12;
 constexpr uint64_t kBasePfn = 0x80000000ull >> 12;  // 2 GiB: absolute alignment matters
 constexpr size_t kLive = 50000;
 
-class Rng {
- public:
-  explicit Rng(uint64_t s) : s_(s) {}
-  uint64_t next() {
-    uint64_t z = (s_ += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-
- private:
-  uint64_t s_;
-};
+using Rng = SplitMix64;
 
 // Mixed sizes in pages: mostly small, some medium, a few large (mean about 44 KiB).
 uint64_t traceSize(Rng& r) {

@@ -6,28 +6,11 @@
 #include <list>
 #include <memory>
 
+#include "base/rng.h"
 #include "heaps/cma_heap.h"
 
 namespace dmaheap::sim {
 namespace {
-
-// splitmix64: a tiny generator whose output is the same on every platform and library.
-class Rng {
- public:
-  explicit Rng(uint64_t seed) : s_(seed) {}
-  uint64_t next() {
-    uint64_t z = (s_ += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-  // Uniform in [lo, hi].
-  uint64_t between(uint64_t lo, uint64_t hi) { return hi <= lo ? lo : lo + next() % (hi - lo + 1); }
-  bool chance(double p) { return p > 0 && static_cast<double>(next() >> 11) * 0x1.0p-53 < p; }
-
- private:
-  uint64_t s_;
-};
 
 struct ResolvedStream {
   const Stream* spec;
@@ -88,7 +71,7 @@ Result<SimResult> simulate(Board& board, const Workload& w, const SimOptions& op
     streams.push_back(std::move(r));
   }
 
-  Rng rng(w.seed);
+  SplitMix64 rng(w.seed);
   std::vector<MovablePageId> movable;
   std::vector<uint32_t> generation;  // per movable id, to drop stale unpin events
   struct Unpin {
