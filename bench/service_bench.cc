@@ -63,7 +63,9 @@ class BenchService {
 BenchService& benchService() {
   static BenchService* s = [] {
     ::signal(SIGPIPE, SIG_IGN);
-    return new BenchService();
+    auto* service = new BenchService();
+    std::atexit([] { delete s; });  // stop the loop thread and remove the socket directory
+    return service;
   }();
   return *s;
 }
