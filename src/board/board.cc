@@ -36,8 +36,12 @@ Result<std::unique_ptr<Board>> buildBoard(const dt::BoardPlan& plan) {
       heap = std::make_shared<SystemHeap>(board->memory);
     } else {
       const int area = model_area.at(static_cast<size_t>(h.cma_area));
-      if (area < 0) continue;  // area not activated: the kernel's heap would fail every request
-      heap = std::make_shared<CmaHeap>(board->memory, static_cast<size_t>(area), plan.kernel.config.cma_alignment);
+      if (area < 0) {
+        // Not activated: the kernel still adds the heap, and every request fails.
+        heap = std::make_shared<InactiveCmaHeap>(plan.cma_areas.at(static_cast<size_t>(h.cma_area)).name);
+      } else {
+        heap = std::make_shared<CmaHeap>(board->memory, static_cast<size_t>(area), plan.kernel.config.cma_alignment);
+      }
     }
     std::string log;
     if (auto st = board->registry->add(h.name, std::move(heap), &log); !st) {

@@ -69,4 +69,18 @@ HeapUsage CmaHeap::usage() const {
   return u;
 }
 
+Result<std::unique_ptr<PhysicalAllocation>> InactiveCmaHeap::allocate(uint64_t len) {
+  return makeError(ENOMEM, "CMA area " + area_name_ + " was not activated at boot; cma_alloc of " +
+                               std::to_string(len) + " bytes fails");
+}
+
+HeapTraits InactiveCmaHeap::traits() const {
+  HeapTraits t;
+  t.type = "cma";
+  t.physically_contiguous = true;
+  t.private_mmap_allowed = false;
+  t.map_error_errno = ENOMEM;
+  return t;
+}
+
 }  // namespace dmaheap

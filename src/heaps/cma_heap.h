@@ -32,4 +32,17 @@ class CmaHeap final : public Heap {
   unsigned cma_alignment_;
 };
 
+// The heap the kernel still creates on a CMA area that could not be activated (its count was set
+// to 0, e.g. a range across zones): listed under its name, every allocation fails with ENOMEM.
+class InactiveCmaHeap final : public Heap {
+ public:
+  explicit InactiveCmaHeap(std::string area_name) : area_name_(std::move(area_name)) {}
+  Result<std::unique_ptr<PhysicalAllocation>> allocate(uint64_t len) override;
+  HeapTraits traits() const override;
+  HeapUsage usage() const override { return HeapUsage{}; }
+
+ private:
+  std::string area_name_;
+};
+
 }  // namespace dmaheap
