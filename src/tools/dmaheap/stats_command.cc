@@ -12,7 +12,6 @@
 #include "protocol/service_client.h"
 #include "tools/dmaheap/args.h"
 #include "tools/dmaheap/commands.h"
-#include "tools/dmaheap/service_views.h"
 
 namespace dmaheap::cli {
 namespace {
@@ -137,89 +136,6 @@ int runStats(const std::vector<std::string>& argv) {
     std::printf("%s\n", toJson(*stats).dump(2).c_str());
   } else {
     printText(*stats);
-  }
-  return kExitOk;
-}
-
-std::optional<proto::ServiceClient> serviceIfRunning(const Args& args) {
-  for (const char* o : {"--dtb", "--kernel", "--kernel-config", "--cmdline"}) {
-    if (args.option(o) != nullptr) return std::nullopt;
-  }
-  return proto::ServiceClient::connectIfRunning(proto::defaultSocketPath());
-}
-
-int listFromService(const Args& args, proto::ServiceClient& service) {
-  auto heaps = service.listHeaps();
-  if (!heaps) {
-    std::fprintf(stderr, "dmaheap list: %s: %s\n", errnoName(heaps.code()).c_str(), heaps.error().message().c_str());
-    return kExitFailure;
-  }
-  std::sort(heaps->begin(), heaps->end(), [](const auto& a, const auto& b) { return a.name < b.name; });
-  if (args.has("--json")) {
-    nlohmann::json out;
-    out["kernel"] = service.service().kernel;
-    out["heaps"] = nlohmann::json::array();
-    for (const auto& h : *heaps) {
-      out["heaps"].push_back({{"name", h.name},
-                              {"type", h.type},
-                              {"size", h.size},
-                              {"free", h.free},
-                              {"largest_free_block", h.largest_free_block}});
-    }
-    std::printf("%s\n", out.dump(2).c_str());
-    return kExitOk;
-  }
-  std::printf("/dev/dma_heap on kernel %s (served by dmaheapd pid %u):\n", service.service().kernel.c_str(),
-              service.service().pid);
-  std::printf("  %-28s %-7s %12s %12s %14s\n", "HEAP", "TYPE", "SIZE", "FREE", "LARGEST BLOCK");
-  for (const auto& h : *heaps) {
-    std::printf("  %-28s %-7s %12s %12s %14s\n", h.name.c_str(), h.type.c_str(), formatSize(h.size).c_str(),
-                formatSize(h.free).c_str(), formatSize(h.largest_free_block).c_str());
-  }
-  if (heaps->empty()) std::printf("  (none: this kernel creates no DMA-BUF heaps)\n");
-  return kExitOk;
-}
-
-int allocFromService(const Args& args, proto::ServiceClient& service, uint64_t size, uint64_t count) {
-  const std::string& name = args.positional[0];
-  std::vector<proto::ServiceBuffer> buffers;
-  for (uint64_t i = 0; i < count; ++i) {
-    auto b = service.allocate(name, size, O_RDWR | O_CLOEXEC);
-    if (!b) {
-      std::fprintf(stderr, "dmaheap alloc: %s: buffer %llu of %llu from '%s' failed: %s\n",
-                   errnoName(b.code()).c_str(), static_cast<unsigned long long>(i + 1),
-                   static_cast<unsigned long long>(count), name.c_str(), b.error().message().c_str());
-      return kExitFailure;
-    }
-    buffers.push_back(std::move(b.value()));
-  }
-  if (args.has("--json")) {
-    nlohmann::json out;
-    out["buffers"] = nlohmann::json::array();
-    for (const auto& b : buffers) {
-      nlohmann::json segs = nlohmann::json::array();
-      for (const auto& s : b.info.segments) segs.push_back({{"base", s.base}, {"size", s.size}});
-      out["buffers"].push_back({{"heap", b.info.heap}, {"size", b.info.size}, {"inode", b.info.inode}, {"segments", segs}});
-    }
-    std::printf("%s\n", out.dump(2).c_str());
-    return kExitOk;
-  }
-  for (size_t i = 0; i < buffers.size(); ++i) {
-    const auto& b = buffers[i].info;
-    std::printf("buffer %zu: %s from heap '%s', %zu segment%s\n", i + 1, formatSize(b.size).c_str(), b.heap.c_str(),
-                b.segments.size(), b.segments.size() == 1 ? "" : "s");
-    for (const auto& s : b.segments) {
-      std::printf("  %s-%s  %s\n", formatAddr(s.base).c_str(), formatAddr(s.base + s.size - 1).c_str(),
-                  formatSize(s.size).c_str());
-    }
-  }
-  if (auto heaps = service.listHeaps(); heaps) {
-    for (const auto& h : *heaps) {
-      if (h.name != name) continue;
-      std::printf("heap '%s' now: %s free of %s, largest free block %s (dmaheapd pid %u)\n", name.c_str(),
-                  formatSize(h.free).c_str(), formatSize(h.size).c_str(), formatSize(h.largest_free_block).c_str(),
-                  service.service().pid);
-    }
   }
   return kExitOk;
 }

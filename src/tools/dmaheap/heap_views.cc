@@ -1,0 +1,106 @@
+// Rendering heap lists and allocated buffers, text and JSON.
+#include "tools/dmaheap/heap_views.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include <nlohmann/json.hpp>
+
+#include "base/errno_name.h"
+#include "base/size.h"
+
+namespace dmaheap::cli {
+
+std::optional<proto::ServiceClient> serviceIfRunning(const Args& args) {
+  for (const char* o : {"--dtb", "--kernel", "--kernel-config", "--cmdline"}) {
+    if (args.option(o) != nullptr) return std::nullopt;
+  }
+  return proto::ServiceClient::connectIfRunning(proto::defaultSocketPath());
+}
+
+proto::HeapInfo heapInfoOf(const HeapEntry& heap) {
+  const HeapUsage u = heap.heap->usage();
+  proto::HeapInfo h;
+  h.name = heap.node_name;
+  h.type = heap.heap->traits().type;
+  h.minor = heap.minor;
+  h.size = u.size;
+  h.free = u.free;
+  h.largest_free_block = u.largest_free_block;
+  return h;
+}
+
+proto::BufferInfo bufferInfoOf(const Buffer& buffer) {
+  proto::BufferInfo b;
+  b.inode = buffer.inode();
+  b.size = buffer.size();
+  b.heap = buffer.heapName();
+  b.name = buffer.name();
+  for (const Segment& s : buffer.segments()) b.segments.push_back({s.base, s.size});
+  return b;
+}
+
+void printHeapList(bool json, const std::string& kernel, std::vector<proto::HeapInfo> heaps,
+                   const std::string& served_by) {
+  // Sorted by name, as `ls /dev/dma_heap` shows them.
+  std::sort(heaps.begin(), heaps.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  if (json) {
+    nlohmann::json out;
+    out["kernel"] = kernel;
+    out["heaps"] = nlohmann::json::array();
+    for (const auto& h : heaps) {
+      out["heaps"].push_back({{"name", h.name},
+                              {"type", h.type},
+                              {"size", h.size},
+                              {"free", h.free},
+                              {"largest_free_block", h.largest_free_block}});
+    }
+    std::printf("%s\n", out.dump(2).c_str());
+    return;
+  }
+  std::printf("/dev/dma_heap on kernel %s%s:\n", kernel.c_str(),
+              served_by.empty() ? "" : (" (served by " + served_by + ")").c_str());
+  std::printf("  %-28s %-7s %12s %12s %14s\n", "HEAP", "TYPE", "SIZE", "FREE", "LARGEST BLOCK");
+  for (const auto& h : heaps) {
+    std::printf("  %-28s %-7s %12s %12s %14s\n", h.name.c_str(), h.type.c_str(), formatSize(h.size).c_str(),
+                formatSize(h.free).c_str(), formatSize(h.largest_free_block).c_str());
+  }
+  if (heaps.empty()) std::printf("  (none: this kernel creates no DMA-BUF heaps)\n");
+}
+
+void printBuffers(bool json, const std::vector<proto::BufferInfo>& buffers) {
+  if (json) {
+    nlohmann::json out;
+    out["buffers"] = nlohmann::json::array();
+    for (const auto& b : buffers) {
+      nlohmann::json segs = nlohmann::json::array();
+      for (const auto& s : b.segments) segs.push_back({{"base", s.base}, {"size", s.size}});
+      out["buffers"].push_back({{"heap", b.heap}, {"size", b.size}, {"inode", b.inode}, {"segments", segs}});
+    }
+    std::printf("%s\n", out.dump(2).c_str());
+    return;
+  }
+  for (size_t i = 0; i < buffers.size(); ++i) {
+    const auto& b = buffers[i];
+    std::printf("buffer %zu: %s from heap '%s', %zu segment%s\n", i + 1, formatSize(b.size).c_str(), b.heap.c_str(),
+                b.segments.size(), b.segments.size() == 1 ? "" : "s");
+    for (const auto& s : b.segments) {
+      std::printf("  %s-%s  %s\n", formatAddr(s.base).c_str(), formatAddr(s.base + s.size - 1).c_str(),
+                  formatSize(s.size).c_str());
+    }
+  }
+}
+
+void printHeapNow(const proto::HeapInfo& h, const std::string& served_by) {
+  std::printf("heap '%s' now: %s free of %s, largest free block %s%s\n", h.name.c_str(), formatSize(h.free).c_str(),
+              formatSize(h.size).c_str(), formatSize(h.largest_free_block).c_str(),
+              served_by.empty() ? "" : (" (" + served_by + ")").c_str());
+}
+
+void printAllocFailure(int err, uint64_t index, uint64_t count, const std::string& heap, const std::string& why) {
+  std::fprintf(stderr, "dmaheap alloc: %s: buffer %llu of %llu from '%s' failed: %s\n", errnoName(err).c_str(),
+               static_cast<unsigned long long>(index + 1), static_cast<unsigned long long>(count), heap.c_str(),
+               why.c_str());
+}
+
+}  // namespace dmaheap::cli

@@ -1,0 +1,32 @@
+// What `dmaheap list` and `dmaheap alloc` print, whether the heaps are embedded or served by a
+// running dmaheapd: one renderer for both, over the protocol's plain HeapInfo / BufferInfo.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "heap/buffer.h"
+#include "heap/registry.h"
+#include "protocol/messages.h"
+#include "protocol/service_client.h"
+#include "tools/dmaheap/args.h"
+
+namespace dmaheap::cli {
+
+// The running service, when the command names no board of its own (none of --dtb, --kernel,
+// --kernel-config, --cmdline) and one answers at the default socket; nullopt otherwise.
+std::optional<proto::ServiceClient> serviceIfRunning(const Args& args);
+
+proto::HeapInfo heapInfoOf(const HeapEntry& heap);
+proto::BufferInfo bufferInfoOf(const Buffer& buffer);
+
+// `served_by`: "" for the embedded heaps, else e.g. "dmaheapd pid 42".
+void printHeapList(bool json, const std::string& kernel, std::vector<proto::HeapInfo> heaps,
+                   const std::string& served_by);
+void printBuffers(bool json, const std::vector<proto::BufferInfo>& buffers);
+void printHeapNow(const proto::HeapInfo& heap, const std::string& served_by);
+void printAllocFailure(int err, uint64_t index, uint64_t count, const std::string& heap, const std::string& why);
+
+}  // namespace dmaheap::cli
