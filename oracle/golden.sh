@@ -10,6 +10,8 @@ function clean(s,   h) {
     gsub("ffff" h h h, "<kaddr>", s)
     gsub(/\+0x[0-9a-f]+\/0x[0-9a-f]+/, "", s)
     gsub(/\(____ptrval____\)/, "<kaddr>", s)
+    # the ESR of an oops names the page-table level that faulted, which moves with the layout
+    sub(/Internal error: Oops: [0-9a-f]+ /, "Internal error: Oops: <esr> ", s)
     return s
 }
 function kline(s,   l) {
@@ -30,18 +32,33 @@ function kline(s,   l) {
     if (l ~ /cma|reserved mem|reserved memory|dma_heap|dma-heap|of: fdt:|restricted dma|shared-dma-pool|memreserve/)
         print "log: " s
 }
-{ sub(/\r$/, ""); line[++n] = $0 }
-$0 == "=== ORACLE END" { ended = 1 }
-$0 == "=== dmesg" { have_dmesg = 1 }
+{
+    sub(/\r$/, "")
+    raw[++n] = $0
+    # init output with a kernel message printed into the middle of a line (the console log level
+    # goes up after an oops): keep the init part only
+    s = $0
+    if (seen_begin && !in_dmesg) sub(/\[ *[0-9]+\.[0-9]+\] .*$/, "", s)
+    line[n] = s
+    if (s == "=== ORACLE BEGIN") seen_begin = 1
+    if (s == "=== dmesg") in_dmesg = have_dmesg = 1
+    if (s == "=== ORACLE END") ended = 1
+}
 /Kernel panic - not syncing/ { saw_panic = 1 }
 END {
     sect = "console"
     for (i = 1; i <= n; i++) {
         s = line[i]
         if (s ~ /^=== /) { sect = substr(s, 5); continue }
-        if (sect == "console") { if (!have_dmesg) kline(s) }
-        else if (sect == "dmesg") kline(s)
-        else if (sect == "meminfo") {
+        if (sect == "dmesg") { kline(raw[i]); continue }
+        # no dmesg (the kernel died first): the kernel lines come from the console, wherever
+        if (!have_dmesg && (sect == "console" || raw[i] ~ /\[ *[0-9]+\.[0-9]+\] /)) {
+            r = raw[i]
+            if (sect != "console") sub(/^.*\[ *[0-9]+\.[0-9]+\] /, "", r)
+            kline(r)
+        }
+        if (sect == "console") continue
+        if (sect == "meminfo") {
             if (s ~ /^CmaTotal:/) { split(s, f, " "); cmatotal = f[2] }
             if (s ~ /^CmaFree:/) { split(s, f, " "); cmafree = f[2] }
         }
