@@ -89,6 +89,36 @@ BENCHMARK(BM_EmbeddedInProcess)->Arg(k4K)->Arg(k64M)->Unit(benchmark::kMicroseco
 BENCHMARK(BM_RunAlloc)->Arg(k4K)->Arg(k64M)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_RunForeignIoctl)->Unit(benchmark::kMicrosecond);
 
+// make bench (issue 7): both heaps at every size, with floors at every size in the same process.
+void BM_RunAllocHeap(benchmark::State& state, const char* heap_name) {
+  const std::string path = std::string("/dev/dma_heap/") + heap_name;
+  int heap = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (heap < 0) {
+    state.SkipWithError(("no " + path + ": not under dmaheap run").c_str());
+    return;
+  }
+  const uint64_t size = static_cast<uint64_t>(state.range(0));
+  for (auto _ : state) {
+    struct dma_heap_allocation_data d = {};
+    d.len = size;
+    d.fd_flags = O_RDWR | O_CLOEXEC;
+    if (::ioctl(heap, DMA_HEAP_IOCTL_ALLOC, &d) != 0) {
+      state.SkipWithError("ALLOC failed");
+      break;
+    }
+    ::close(static_cast<int>(d.fd));
+  }
+  ::close(heap);
+}
+#define DMAHEAP_BENCH_SIZES ->Arg(4 << 10)->Arg(64 << 10)->Arg(1 << 20)->Arg(16 << 20)->Arg(64 << 20)
+BENCHMARK(BM_MemfdLazy)->Name("floor/lazy") DMAHEAP_BENCH_SIZES->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_MemfdPopulated)->Name("floor/populated") DMAHEAP_BENCH_SIZES->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_RunAllocHeap, system, "system")->Name("run/system") DMAHEAP_BENCH_SIZES->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_RunAllocHeap, cma, "reserved")->Name("run/cma") DMAHEAP_BENCH_SIZES->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_RunForeignIoctl)->Name("run/foreign_ioctl")->UseRealTime()->Unit(benchmark::kMicrosecond);
+
 }  // namespace
 
 int main(int argc, char** argv) {
