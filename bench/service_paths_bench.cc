@@ -213,7 +213,7 @@ void BM_ServiceHello(benchmark::State& state) {
 
 // ---- throughput: K processes, each `per_client` 4 KiB allocations ----
 
-constexpr int kPerClient = 400;
+constexpr int kPerClient = 1000;
 
 // Forks `clients` processes that each connect (when `service`), wait for the start signal, then
 // allocate and close kPerClient buffers. Returns the wall time from start to the last exit.

@@ -232,7 +232,7 @@ def main():
     # ---- output ----
     print(f"dmaheap bench: {context.get('host_name', '?')}, {context.get('num_cpus', '?')} CPUs, "
           f"load average at start {', '.join(f'{x:.2f}' for x in context.get('load_avg', []))}; "
-          f"medians of {os.environ.get('BENCH_REPETITIONS', '?')} repetitions, wall time")
+          f"medians of {os.environ.get('BENCH_REPETITIONS', '?')} repetitions (CMA placement: 3), wall time")
     t.print()
     judged = [r for r in t.rows if r["met"] is not None]
     met = sum(1 for r in judged if r["met"])
