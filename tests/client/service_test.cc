@@ -1,6 +1,7 @@
 // The service backend: a dmaheapd Service running in this process on a private socket, reached
 // by libdmaheap (conformance program on the C API), by `dmaheap run --backend service`
 // (runProgram over a ServiceBackend) and after the service died (ENODEV, one stderr line).
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -100,9 +101,20 @@ TEST_F(ServiceTest, DeadServiceGivesEnodevAndOneLine) {
   const std::string fifo = dir_ + "/go";
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
   // The program waits on the fifo, so the service dies while it runs, before its ALLOC.
+  // The killer waits until the program has opened the fifo (so it is running, past the
+  // supervisor's set-up), then stops the service and lets the program go on. A deadline keeps a
+  // failed start from hanging the test.
   std::thread killer([&] {
+    int fd = -1;
+    for (int i = 0; i < 3000 && fd < 0; ++i) {
+      fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);  // ENXIO until a reader exists
+      if (fd < 0) ::usleep(10000);
+    }
     stopService();
-    std::ofstream(fifo) << "go\n";
+    if (fd >= 0) {
+      (void)!::write(fd, "go\n", 3);
+      ::close(fd);
+    }
   });
   RunOptions o;
   o.argv = {"sh", "-c", "read x < " + fifo + "; " DMAHEAP_HEAP_USER " alloc system; s=$?; " DMAHEAP_HEAP_USER
