@@ -14,13 +14,13 @@ FileKey fileKeyOf(int fd) {
 }
 
 Result<std::unique_ptr<EmbeddedBackend>> EmbeddedBackend::create(std::unique_ptr<Board> board) {
-  auto watch = HolderWatch::create();
+  auto watch = BufferWatcher::create();
   if (!watch) return watch.error();
   return std::unique_ptr<EmbeddedBackend>(new EmbeddedBackend(std::move(board), std::move(watch.value())));
 }
 
 void EmbeddedBackend::reapLocked() {
-  for (int wd : watch_.drain()) {
+  for (int wd : watch_.poll()) {
     auto it = by_watch_.find(wd);
     if (it == by_watch_.end()) continue;
     by_inode_.erase(it->second.key.ino);

@@ -1,7 +1,7 @@
 // EmbeddedBackend: the heaps of an in-process Board (the memory model, the heap registry and its
 // heaps) behind the HeapBackend seam. Allocation goes through HeapRegistry::allocate, so the
 // validation order and errno are the core's. A buffer's memory is given back when its last
-// holder anywhere is gone (HolderWatch), so a program that frees buffers can allocate again.
+// holder anywhere is gone (BufferWatcher), so a program that frees buffers can allocate again.
 //
 // Thread-safe: one mutex serialises every call.
 #pragma once
@@ -12,14 +12,14 @@
 
 #include "board/board.h"
 #include "emulation/heap_backend.h"
-#include "emulation/holder_watch.h"
+#include "heap/buffer_watcher.h"
 #include "heap/buffer.h"
 
 namespace dmaheap::emul {
 
 class EmbeddedBackend final : public HeapBackend {
  public:
-  // Takes the board. The HolderWatch's errno (EMFILE, ...) on failure.
+  // Takes the board. The BufferWatcher's errno (EMFILE, ...) on failure.
   static Result<std::unique_ptr<EmbeddedBackend>> create(std::unique_ptr<Board> board);
 
   const char* kind() const override { return "embedded"; }
@@ -38,7 +38,7 @@ class EmbeddedBackend final : public HeapBackend {
   const Board& board() const { return *board_; }
 
  private:
-  EmbeddedBackend(std::unique_ptr<Board> board, HolderWatch watch)
+  EmbeddedBackend(std::unique_ptr<Board> board, BufferWatcher watch)
       : board_(std::move(board)), watch_(std::move(watch)) {}
   void reapLocked();
   Buffer* findLocked(const FileKey& key);
@@ -49,7 +49,7 @@ class EmbeddedBackend final : public HeapBackend {
   };
   std::mutex mu_;
   std::unique_ptr<Board> board_;
-  HolderWatch watch_;
+  BufferWatcher watch_;
   std::map<int, Live> by_watch_;       // inotify watch id -> buffer
   std::map<uint64_t, int> by_inode_;   // memfd inode -> watch id
   uint64_t memfd_dev_ = 0;             // st_dev shared by every memfd

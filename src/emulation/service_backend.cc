@@ -18,7 +18,7 @@ bool isTransportError(int e) {
 Result<std::unique_ptr<ServiceBackend>> ServiceBackend::connect(const std::string& socket_path) {
   auto client = proto::ServiceClient::connect(socket_path, "libdmaheap");
   if (!client) return client.error();
-  auto watch = HolderWatch::create();
+  auto watch = BufferWatcher::create();
   if (!watch) return watch.error();
   Kernel kernel;
   if (auto v = KernelVersion::parse(client->service().kernel); v) kernel.version = v.value();
@@ -33,7 +33,7 @@ Error ServiceBackend::lost(const Error& e) {
 }
 
 void ServiceBackend::reapLocked() {
-  for (int wd : watch_.drain()) {
+  for (int wd : watch_.poll()) {
     auto it = by_watch_.find(wd);
     if (it == by_watch_.end()) continue;
     by_inode_.erase(it->second.ino);

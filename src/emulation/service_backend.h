@@ -1,6 +1,6 @@
 // ServiceBackend: the heaps of a running dmaheapd, through its ServiceClient. Buffers come back
 // as fds over the service socket; the service frees them when their last holder is gone, and
-// this backend learns the same way (HolderWatch) which buffers are still live.
+// this backend learns the same way (BufferWatcher) which buffers are still live.
 //
 // A service that goes away (connection reset, protocol broken) turns every later call into
 // ENODEV — what a program sees when the device behind an fd is gone.
@@ -14,7 +14,7 @@
 
 #include "base/kernel.h"
 #include "emulation/heap_backend.h"
-#include "emulation/holder_watch.h"
+#include "heap/buffer_watcher.h"
 #include "protocol/service_client.h"
 
 namespace dmaheap::emul {
@@ -37,14 +37,14 @@ class ServiceBackend final : public HeapBackend {
   const std::string& socketPath() const { return path_; }
 
  private:
-  ServiceBackend(proto::ServiceClient client, HolderWatch watch, std::string path, Kernel kernel)
+  ServiceBackend(proto::ServiceClient client, BufferWatcher watch, std::string path, Kernel kernel)
       : client_(std::move(client)), watch_(std::move(watch)), path_(std::move(path)), kernel_(kernel) {}
   Error lost(const Error& e);
   void reapLocked();
 
   std::mutex mu_;
   proto::ServiceClient client_;
-  HolderWatch watch_;
+  BufferWatcher watch_;
   std::string path_;
   Kernel kernel_;
   std::map<int, FileKey> by_watch_;

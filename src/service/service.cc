@@ -25,7 +25,7 @@
 #include "base/errno_name.h"
 #include "protocol/protocol.h"
 #include "protocol/transport.h"
-#include "service/buffer_watcher.h"
+#include "heap/buffer_watcher.h"
 #include "service/holders.h"
 
 namespace dmaheap::service {

@@ -1,5 +1,5 @@
 // inotify-based last-reference detection for memfds.
-#include "service/buffer_watcher.h"
+#include "heap/buffer_watcher.h"
 
 #include <sys/inotify.h>
 #include <unistd.h>
@@ -9,7 +9,7 @@
 #include <fstream>
 #include <string>
 
-namespace dmaheap::service {
+namespace dmaheap {
 
 Result<BufferWatcher> BufferWatcher::create() {
   UniqueFd fd(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
@@ -75,4 +75,4 @@ std::vector<int> BufferWatcher::recheck() {
   return gone;
 }
 
-}  // namespace dmaheap::service
+}  // namespace dmaheap

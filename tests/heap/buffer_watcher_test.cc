@@ -1,5 +1,5 @@
 // BufferWatcher: the inotify signal arrives exactly when the last fd and mapping anywhere go.
-#include "service/buffer_watcher.h"
+#include "heap/buffer_watcher.h"
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -12,7 +12,7 @@
 
 #include "heap/buffer.h"
 
-namespace dmaheap::service {
+namespace dmaheap {
 namespace {
 
 UniqueFd memfd(uint64_t size = 65536) { return std::move(createSealedMemfd("dmabuf", size, true, true).value()); }
@@ -124,4 +124,4 @@ TEST(BufferWatcher, RecheckFindsExactlyTheGoneOnesWithoutReadingEvents) {
 }
 
 }  // namespace
-}  // namespace dmaheap::service
+}  // namespace dmaheap

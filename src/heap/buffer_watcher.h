@@ -1,6 +1,7 @@
-// BufferWatcher: learns when the last reference to a memfd anywhere is gone — every fd in every
-// process closed (including fds passed on to third processes or in flight in a socket) and every
-// mapping unmapped, whether by close/munmap, exit or SIGKILL — without holding a reference.
+// BufferWatcher (heap core, used by dmaheapd and dmaheap run): learns when the last reference to
+// a memfd anywhere is gone — every fd in every process closed (including fds passed on to third
+// processes or in flight in a socket) and every mapping unmapped, whether by close/munmap, exit
+// or SIGKILL — without holding a reference.
 //
 // Mechanism: an inotify watch added through /proc/self/fd/N while the caller still holds the fd.
 // The watch does not pin the file; when the inode is evicted the kernel queues IN_IGNORED for
@@ -20,7 +21,7 @@
 #include "base/result.h"
 #include "base/unique_fd.h"
 
-namespace dmaheap::service {
+namespace dmaheap {
 
 class BufferWatcher {
  public:
@@ -52,4 +53,4 @@ class BufferWatcher {
   uint64_t overflows_ = 0;
 };
 
-}  // namespace dmaheap::service
+}  // namespace dmaheap
