@@ -6,6 +6,7 @@
 #include <span>
 
 #include "devicetree/plan.h"
+#include "base/json_text.h"
 #include "dtcheck/report.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -23,7 +24,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     k.config.hugetlb = (sel & 4) == 0;
     const auto report = dtcheck::makeReport("fuzz", cmdline, dt::planFromFdt(*fdt, k, cmdline));
     (void)dtcheck::renderText(report);
-    (void)dtcheck::renderJson(report).dump();
+    (void)jsonText(dtcheck::renderJson(report));
     (void)dtcheck::renderSvg(report);
   }
   return 0;

@@ -60,6 +60,6 @@ fi
 
 export ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-"$binary" "$out/corpus" "$out/seeds" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+"$binary" "$out/corpus" "$out/seeds" -artifact_prefix="$out/" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
   -max_len=65536 -print_final_stats=1 2>&1 | tail -15
 echo "protocol fuzz: ${seconds} s without a crash or sanitizer report"

@@ -43,6 +43,6 @@ if [[ -d build/debian-dtbs ]]; then
 fi
 export ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-"$out/dt_fuzz" "$out/corpus" "${seed_dirs[@]}" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+"$out/dt_fuzz" "$out/corpus" "${seed_dirs[@]}" -artifact_prefix="$out/" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
   -max_len=262144 -print_final_stats=1 2>&1 | tail -25
 echo "fuzz: ${seconds} s without a crash or sanitizer report"

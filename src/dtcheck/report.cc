@@ -1,5 +1,6 @@
 // dt-check: building a report and rendering it as text and JSON; running the whole check.
 #include "dtcheck/report.h"
+#include "base/json_text.h"
 
 #include <cstdio>
 #include <fstream>
@@ -207,7 +208,7 @@ int run(const Options& options, std::string* out, std::string* err) {
     return 2;
   }
   const Report report = makeReport(options.path, options.cmdline, std::move(plan).value());
-  if (options.json) *out += renderJson(report).dump(2) + "\n";
+  if (options.json) *out += jsonText(renderJson(report)) + "\n";
   else *out += renderText(report);
   if (options.svg_path) {
     std::ofstream f(*options.svg_path, std::ios::binary | std::ios::trunc);

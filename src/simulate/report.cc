@@ -1,5 +1,6 @@
 // Text, JSON and SVG renderings of a SimResult.
 #include "simulate/report.h"
+#include "base/json_text.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -103,7 +104,7 @@ std::string reportJson(const SimResult& r, uint64_t page) {
   } else {
     j["first_failure"] = nullptr;
   }
-  return j.dump(2) + "\n";
+  return jsonText(j) + "\n";
 }
 
 std::string reportSvg(const SimResult& r, uint64_t page) {

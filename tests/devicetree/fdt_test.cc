@@ -1,4 +1,5 @@
 // Loading: valid and hostile blobs, .dts through dtc, files that are not device trees.
+#include <unistd.h>
 #include "devicetree/fdt.h"
 
 #include <gtest/gtest.h>
@@ -13,7 +14,8 @@ namespace dmaheap::dt {
 namespace {
 
 std::string tempFile(const std::string& name, const std::string& text) {
-  const std::string path = ::testing::TempDir() + "/" + name;
+  // Unique per process: ctest runs test cases as parallel processes, and two build trees may run at once.
+  const std::string path = ::testing::TempDir() + "/" + std::to_string(::getpid()) + "-" + name;
   std::ofstream(path, std::ios::binary) << text;
   return path;
 }

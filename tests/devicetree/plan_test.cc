@@ -1,5 +1,6 @@
 // The reserved-memory and CMA rules: exact outcomes, kernel log lines and diagnostic codes per
 // kernel version and configuration.
+#include <unistd.h>
 #include "devicetree/plan.h"
 
 #include <gtest/gtest.h>
@@ -27,7 +28,7 @@ BoardPlan plan(const std::string& reserved, const Kernel& k, const std::string& 
     dts += "reserved-memory {\n#address-cells = <2>;\n#size-cells = <2>;\nranges;\n" + reserved + "\n};\n";
   }
   dts += "};\n";
-  const std::string path = ::testing::TempDir() + "/plan_test.dts";
+  const std::string path = ::testing::TempDir() + "/plan_test-" + std::to_string(::getpid()) + ".dts";
   std::ofstream(path) << dts;
   auto p = planFromFile(path, k, cmdline);
   EXPECT_TRUE(p.ok()) << (p.ok() ? "" : p.error().message());
@@ -272,7 +273,7 @@ TEST(Cmdline, BootargsAreTheDefaultCommandLine) {
 TEST(Container, BadCellsOrRangesIgnoresEverything) {
   const std::string dts_body = kJuno;
   // Wrong #size-cells: build a tree by hand.
-  const std::string path = ::testing::TempDir() + "/bad_container.dts";
+  const std::string path = ::testing::TempDir() + "/bad_container-" + std::to_string(::getpid()) + ".dts";
   std::ofstream(path) << "/dts-v1/;\n/ { #address-cells = <2>; #size-cells = <2>;\n"
                          "memory@40000000 { device_type = \"memory\"; reg = <0x0 0x40000000 0x0 0x40000000>; };\n"
                          "reserved-memory { #address-cells = <2>; #size-cells = <1>; ranges; " + dts_body + " }; };\n";
@@ -286,7 +287,7 @@ TEST(Container, BadCellsOrRangesIgnoresEverything) {
 }
 
 TEST(Container, UnitAddressFoundByPathNotByName) {
-  const std::string path = ::testing::TempDir() + "/unit_container.dts";
+  const std::string path = ::testing::TempDir() + "/unit_container-" + std::to_string(::getpid()) + ".dts";
   std::ofstream(path) << "/dts-v1/;\n/ { #address-cells = <2>; #size-cells = <2>;\n"
                          "memory@40000000 { device_type = \"memory\"; reg = <0x0 0x40000000 0x0 0x40000000>; };\n"
                          "reserved-memory@0 { #address-cells = <2>; #size-cells = <2>; ranges; " + std::string(kJuno) + " }; };\n";
@@ -440,7 +441,7 @@ TEST(Memory, UsableMemoryAndIgnoredBlocks) {
 }
 
 TEST(Memory, NoMemoryNodeIsANoteNotACrash) {
-  const std::string path = ::testing::TempDir() + "/nomem.dts";
+  const std::string path = ::testing::TempDir() + "/nomem-" + std::to_string(::getpid()) + ".dts";
   std::ofstream(path) << "/dts-v1/;\n/ { #address-cells = <2>; #size-cells = <2>;\n"
                          "memory { device_type = \"memory\"; reg = <0x0 0x0 0x0 0x0>; };\n"
                          "reserved-memory { #address-cells = <2>; #size-cells = <2>; ranges; " + std::string(kJuno) + " }; };\n";
@@ -451,7 +452,7 @@ TEST(Memory, NoMemoryNodeIsANoteNotACrash) {
 }
 
 TEST(Cells, ZeroCellsDoNotLoop) {
-  const std::string path = ::testing::TempDir() + "/zerocells.dts";
+  const std::string path = ::testing::TempDir() + "/zerocells-" + std::to_string(::getpid()) + ".dts";
   std::ofstream(path) << "/dts-v1/;\n/ { #address-cells = <0>; #size-cells = <0>;\n"
                          "memory { device_type = \"memory\"; reg = <>; };\n"
                          "reserved-memory { #address-cells = <0>; #size-cells = <0>; ranges; x { reg = <>; }; y { size = <>; }; }; };\n";

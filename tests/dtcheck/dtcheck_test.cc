@@ -1,5 +1,6 @@
 // dt-check on the examples/: exact codes, CMA areas, heap names and exit status, both through the
 // library and by running the dmaheap binary; the JSON fields of DESIGN.md; the SVG.
+#include <unistd.h>
 #include "dtcheck/report.h"
 
 #include <gtest/gtest.h>
@@ -154,7 +155,7 @@ TEST(Tool, ExitStatusAndOutput) {
 }
 
 TEST(Svg, DrawsTheMapWithHeapNames) {
-  const std::string svg = ::testing::TempDir() + "/juno.svg";
+  const std::string svg = ::testing::TempDir() + "/juno-" + std::to_string(::getpid()) + ".svg";
   auto [st, out] = runTool("dt-check " + kExamples + "juno-framebuffer-cma.dts --kernel 6.18 --svg " + svg);
   EXPECT_EQ(st, 0);
   std::ifstream in(svg);
@@ -165,6 +166,27 @@ TEST(Svg, DrawsTheMapWithHeapNames) {
   EXPECT_NE(s.find("</svg>"), std::string::npos);
   EXPECT_NE(s.find("/dev/dma_heap/default_cma_region, framebuffer@60000000"), std::string::npos);
   EXPECT_NE(s.find("RAM 0x0000000040000000"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace dmaheap::dtcheck
+
+namespace dmaheap::dtcheck {
+namespace {
+
+// Found by the fuzzer: a node name with bytes that are not UTF-8 made the JSON output throw
+// (and the process abort). Such bytes now come out as U+FFFD; text and SVG are unaffected.
+TEST(MalformedInput, NonUtf8NodeNamesInJson) {
+  Options o;
+  o.path = std::string(DMAHEAP_SOURCE_DIR) + "/tests/dtcheck/data/fuzz-non-utf8-name.dtb";
+  o.json = true;
+  std::string out, err;
+  const int status = run(o, &out, &err);
+  EXPECT_NE(status, 2) << err;
+  EXPECT_NE(out.find("\"diagnostics\""), std::string::npos);
+  EXPECT_NE(out.find("\xef\xbf\xbd"), std::string::npos) << "the replacement character";
+  o.json = false;
+  EXPECT_EQ(run(o, &out, &err), status);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // Rendering heap lists and allocated buffers, text and JSON.
 #include "tools/dmaheap/heap_views.h"
+#include "base/json_text.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -55,7 +56,7 @@ void printHeapList(bool json, const std::string& kernel, std::vector<proto::Heap
                               {"free", h.free},
                               {"largest_free_block", h.largest_free_block}});
     }
-    std::printf("%s\n", out.dump(2).c_str());
+    std::printf("%s\n", jsonText(out).c_str());
     return;
   }
   std::printf("/dev/dma_heap on kernel %s%s:\n", kernel.c_str(),
@@ -77,7 +78,7 @@ void printBuffers(bool json, const std::vector<proto::BufferInfo>& buffers) {
       for (const auto& s : b.segments) segs.push_back({{"base", s.base}, {"size", s.size}});
       out["buffers"].push_back({{"heap", b.heap}, {"size", b.size}, {"inode", b.inode}, {"segments", segs}});
     }
-    std::printf("%s\n", out.dump(2).c_str());
+    std::printf("%s\n", jsonText(out).c_str());
     return;
   }
   for (size_t i = 0; i < buffers.size(); ++i) {

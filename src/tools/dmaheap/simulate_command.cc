@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/size.h"
+#include "base/json_text.h"
 #include "devicetree/plan.h"
 #include "simulate/report.h"
 #include "simulate/simulator.h"
@@ -111,7 +112,7 @@ int runSimulate(const std::vector<std::string>& argv) {
       }
     }
   }
-  if (json) std::printf("%s\n", (policies.size() == 1 ? all[0] : nlohmann::json{{"runs", all}}).dump(2).c_str());
+  if (json) std::printf("%s\n", jsonText(policies.size() == 1 ? all[0] : nlohmann::json{{"runs", all}}).c_str());
   return failures ? kExitFailure : kExitOk;
 }
 

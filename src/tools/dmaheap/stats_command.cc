@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/errno_name.h"
+#include "base/json_text.h"
 #include "base/size.h"
 #include "protocol/service_client.h"
 #include "tools/dmaheap/args.h"
@@ -133,7 +134,7 @@ int runStats(const std::vector<std::string>& argv) {
     return kExitFailure;
   }
   if (args->has("--json")) {
-    std::printf("%s\n", toJson(*stats).dump(2).c_str());
+    std::printf("%s\n", jsonText(toJson(*stats)).c_str());
   } else {
     printText(*stats);
   }
