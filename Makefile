@@ -9,7 +9,7 @@ JOBS       ?= $(shell nproc)
 PACKAGES := build-essential cmake pkg-config git ca-certificates \
             libfdt-dev device-tree-compiler nlohmann-json3-dev libseccomp-dev \
             libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev \
-            apt-utils dpkg-dev python3
+            apt-utils dpkg-dev python3 ccache
 
 .PHONY: all deps build asan test demo bench oracle clean
 
@@ -32,7 +32,12 @@ test: build asan
 demo: build
 	@scripts/demo.sh $(BUILD)
 
-bench: build
+# Builds only what the benchmarks run (the tests are not needed), then runs them.
+BENCH_TARGETS := alloc_bench service_paths_bench run_bench cma_placement_bench memory_model_bench \
+                 dtcheck_bench dmaheap dmaheapd
+bench: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS) --target $(BENCH_TARGETS)
 	@scripts/run-bench.sh $(BUILD)
 
 oracle: deps
