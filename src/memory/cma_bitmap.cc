@@ -170,16 +170,18 @@ uint64_t CmaBitmap::alignedIndex(uint64_t i, unsigned align_order) const {
 }
 
 uint64_t CmaBitmap::nextFit(uint64_t from, uint64_t n, unsigned align_order) const {
-  // The leftmost free stretch of n bits at or after idx; if it does not start aligned, the
-  // leftmost aligned fit can only start at its first aligned index or later.
   uint64_t idx = from;
   for (;;) {
     const uint64_t s = firstFree(n, idx);
     if (s >= count_) return count_;
     const uint64_t a = alignedIndex(s, align_order);
     if (a == s) return s;
-    if (a >= count_) return count_;
-    idx = a;
+    if (a >= count_ || n > count_ - a) return count_;
+    // The free stretch that starts at s either reaches a + n (then a fits) or ends before it,
+    // and then no later aligned index inside it can fit either: go on after its end.
+    const uint64_t end = findSet(s, a + n);
+    if (end == a + n) return a;
+    idx = end + 1;
   }
 }
 
