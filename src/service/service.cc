@@ -26,6 +26,7 @@
 #include "protocol/protocol.h"
 #include "protocol/transport.h"
 #include "heap/buffer_watcher.h"
+#include "service/wire_views.h"
 #include "service/holders.h"
 
 namespace dmaheap::service {
@@ -375,22 +376,11 @@ struct Service::Impl {
     return okReply(h);
   }
 
-  proto::HeapInfo heapInfo(const HeapEntry& e) const {
-    const HeapUsage u = e.heap->usage();
-    proto::HeapInfo h;
-    h.name = e.node_name;
-    h.type = e.heap->traits().type;
-    h.minor = e.minor;
-    h.size = u.size;
-    h.free = u.free;
-    h.largest_free_block = u.largest_free_block;
-    return h;
-  }
 
   Reply handle(Client&, const proto::ListHeapsRequest&, UniqueFd&, UniqueFd&) {
     pollWatcher();
     proto::ListHeapsReply out;
-    for (const HeapEntry* e : registry.heaps()) out.heaps.push_back(heapInfo(*e));
+    for (const HeapEntry* e : registry.heaps()) out.heaps.push_back(heapInfoOf(*e));
     return okReply(out);
   }
 
@@ -401,15 +391,6 @@ struct Service::Impl {
     return errorReply(e);
   }
 
-  proto::BufferInfo bufferInfo(const Buffer& b, uint64_t inode) const {
-    proto::BufferInfo info;
-    info.inode = inode;
-    info.size = b.size();
-    info.heap = b.heapName();
-    info.name = b.name();
-    for (const Segment& s : b.segments()) info.segments.push_back({s.base, s.size});
-    return info;
-  }
 
   Reply handle(Client& c, const proto::AllocRequest& r, UniqueFd&, UniqueFd& reply_fd) {
     // The order of the real thing: open("/dev/dma_heap/<name>") first (ENOENT, EACCES), then
@@ -458,7 +439,7 @@ struct Service::Impl {
     reply_fd = (*buffer)->releaseFd();
     live.buffer = std::move(buffer.value());
     proto::AllocReply out;
-    out.buffer = bufferInfo(*live.buffer, live.file.ino);
+    out.buffer = bufferInfoOf(*live.buffer, live.file.ino);
     const uint64_t size = live.buffer->size();
     by_file[live.file] = *wd;
     buffers.emplace(*wd, std::move(live));
@@ -490,7 +471,7 @@ struct Service::Impl {
   Reply handle(Client&, const proto::BufferInfoRequest&, UniqueFd& fd, UniqueFd&) {
     auto b = lookup(fd.get());
     if (!b) return errorReply(b.error());
-    return okReply(proto::BufferInfoReply{bufferInfo(*(*b)->buffer, (*b)->file.ino)});
+    return okReply(proto::BufferInfoReply{bufferInfoOf(*(*b)->buffer, (*b)->file.ino)});
   }
 
   Reply handle(Client&, const proto::StatsRequest& r, UniqueFd&, UniqueFd&) { return okReply(stats(r.holders)); }
@@ -504,7 +485,7 @@ struct Service::Impl {
     std::map<std::string, proto::HeapStats> per_heap;
     for (const HeapEntry* e : registry.heaps()) {
       proto::HeapStats h;
-      h.heap = heapInfo(*e);
+      h.heap = heapInfoOf(*e);
       h.used = h.heap.size - h.heap.free;
       per_heap[e->name] = h;
     }
@@ -517,7 +498,7 @@ struct Service::Impl {
     std::map<uint64_t, proto::BufferStats> ordered;  // by inode, stable output
     for (const auto& [wd, b] : buffers) {
       proto::BufferStats bs;
-      bs.buffer = bufferInfo(*b.buffer, b.file.ino);
+      bs.buffer = bufferInfoOf(*b.buffer, b.file.ino);
       bs.client = b.client;
       bs.owner_pid = static_cast<uint32_t>(b.owner_pid);
       bs.owner_uid = b.owner_uid;

@@ -83,7 +83,7 @@ int runAlloc(const std::vector<std::string>& argv) {
       printAllocFailure(b.code(), i, count, name, b.error().message());
       return kExitFailure;
     }
-    shown.push_back(bufferInfoOf(*b.value()));
+    shown.push_back(bufferInfoOf(*b.value(), b.value()->inode()));
     buffers.push_back(std::move(b.value()));
   }
   printBuffers(json, shown);

@@ -19,28 +19,6 @@ std::optional<proto::ServiceClient> serviceIfRunning(const Args& args) {
   return proto::ServiceClient::connectIfRunning(proto::defaultSocketPath());
 }
 
-proto::HeapInfo heapInfoOf(const HeapEntry& heap) {
-  const HeapUsage u = heap.heap->usage();
-  proto::HeapInfo h;
-  h.name = heap.node_name;
-  h.type = heap.heap->traits().type;
-  h.minor = heap.minor;
-  h.size = u.size;
-  h.free = u.free;
-  h.largest_free_block = u.largest_free_block;
-  return h;
-}
-
-proto::BufferInfo bufferInfoOf(const Buffer& buffer) {
-  proto::BufferInfo b;
-  b.inode = buffer.inode();
-  b.size = buffer.size();
-  b.heap = buffer.heapName();
-  b.name = buffer.name();
-  for (const Segment& s : buffer.segments()) b.segments.push_back({s.base, s.size});
-  return b;
-}
-
 void printHeapList(bool json, const std::string& kernel, std::vector<proto::HeapInfo> heaps,
                    const std::string& served_by) {
   // Sorted by name, as `ls /dev/dma_heap` shows them.

@@ -11,6 +11,7 @@
 #include "heap/registry.h"
 #include "protocol/messages.h"
 #include "protocol/service_client.h"
+#include "service/wire_views.h"
 #include "tools/dmaheap/args.h"
 
 namespace dmaheap::cli {
@@ -19,8 +20,8 @@ namespace dmaheap::cli {
 // --kernel-config, --cmdline) and one answers at the default socket; nullopt otherwise.
 std::optional<proto::ServiceClient> serviceIfRunning(const Args& args);
 
-proto::HeapInfo heapInfoOf(const HeapEntry& heap);
-proto::BufferInfo bufferInfoOf(const Buffer& buffer);
+using service::bufferInfoOf;
+using service::heapInfoOf;
 
 // `served_by`: "" for the embedded heaps, else e.g. "dmaheapd pid 42".
 void printHeapList(bool json, const std::string& kernel, std::vector<proto::HeapInfo> heaps,
