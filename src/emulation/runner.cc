@@ -16,6 +16,7 @@
 
 #include "emulation/dev_namespace.h"
 #include "emulation/seccomp_filter.h"
+#include "protocol/transport.h"
 
 namespace dmaheap::emul {
 namespace {
@@ -38,21 +39,8 @@ bool haveCapSysAdmin() {
 }
 
 void sendReport(int sock, const ChildReport& report, int fd) {
-  struct iovec iov = {const_cast<ChildReport*>(&report), sizeof report};
-  struct msghdr msg {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  if (fd >= 0) {
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  }
-  (void)::sendmsg(sock, &msg, MSG_NOSIGNAL);
+  (void)proto::sendWithFd(sock, std::span(reinterpret_cast<const uint8_t*>(&report), sizeof report), fd,
+                          /*nonblocking=*/false);
 }
 
 [[noreturn]] void childFail(int sock, const Error& e) {
@@ -99,25 +87,10 @@ void sendReport(int sock, const ChildReport& report, int fd) {
 
 Result<ChildReport> receiveReport(int sock, UniqueFd* listener) {
   ChildReport r;
-  struct iovec iov = {&r, sizeof r};
-  struct msghdr msg {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  ssize_t n;
-  do {
-    n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-  } while (n < 0 && errno == EINTR);
-  if (n != static_cast<ssize_t>(sizeof r)) return makeError(EIO, "the child died before it was ready");
-  for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-      int fd;
-      std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
-      listener->reset(fd);
-    }
-  }
+  std::vector<UniqueFd> fds;
+  auto n = proto::receiveWithFds(sock, std::span(reinterpret_cast<uint8_t*>(&r), sizeof r), fds, /*nonblocking=*/false);
+  if (!n || n.value() != sizeof r) return makeError(EIO, "the child died before it was ready");
+  if (!fds.empty()) *listener = std::move(fds.front());
   return r;
 }
 
