@@ -158,8 +158,12 @@ std::string renderSvg(const Report& r) {
   for (const auto& b : banks) {
     s << "<text x=\"" << kBarX << "\" y=\"" << y + 14 << "\" font-weight=\"bold\">" << esc(b.title) << "</text>\n";
     const int bar_y = y + 24;
+    // Clamped to the bank: items may start below it or end past it (found by the fuzzer: an
+    // address far outside made the float-to-int conversion overflow).
     const auto xOf = [&](uint64_t addr) {
-      const long double f = static_cast<long double>(addr - b.base) / static_cast<long double>(b.size);
+      if (b.size == 0 || addr <= b.base) return kBarX;
+      const long double f = std::min<long double>(1.0L, static_cast<long double>(addr - b.base) /
+                                                            static_cast<long double>(b.size));
       return kBarX + static_cast<int>(f * kBarW);
     };
     s << "<rect x=\"" << kBarX << "\" y=\"" << bar_y << "\" width=\"" << kBarW << "\" height=\"" << kBarH

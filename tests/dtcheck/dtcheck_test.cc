@@ -189,5 +189,18 @@ TEST(MalformedInput, NonUtf8NodeNamesInJson) {
   EXPECT_EQ(run(o, &out, &err), status);
 }
 
+// Found by the fuzzer: a region address far outside its memory bank overflowed the SVG's
+// float-to-int coordinate conversion (undefined behaviour; the sanitizer run aborts on it).
+TEST(MalformedInput, SvgOfAnAddressFarOutsideTheBank) {
+  Options o;
+  o.path = std::string(DMAHEAP_SOURCE_DIR) + "/tests/dtcheck/data/fuzz-svg-huge-offset.dtb";
+  o.svg_path = ::testing::TempDir() + "/fuzz-svg-" + std::to_string(::getpid()) + ".svg";
+  std::string out, err;
+  EXPECT_NE(run(o, &out, &err), 2) << err;
+  std::ifstream svg(*o.svg_path);
+  std::string text((std::istreambuf_iterator<char>(svg)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("</svg>"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace dmaheap::dtcheck
