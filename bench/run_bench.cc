@@ -51,24 +51,6 @@ void BM_EmbeddedInProcess(benchmark::State& state) {
   }
 }
 
-// DMA_HEAP_IOCTL_ALLOC + close on /dev/dma_heap/system as the traced program sees it.
-void BM_RunAlloc(benchmark::State& state) {
-  int heap = ::open("/dev/dma_heap/system", O_RDONLY | O_CLOEXEC);
-  if (heap < 0) {
-    state.SkipWithError("no /dev/dma_heap/system: not under dmaheap run");
-    return;
-  }
-  const uint64_t size = static_cast<uint64_t>(state.range(0));
-  for (auto _ : state) {
-    struct dma_heap_allocation_data d = {};
-    d.len = size;
-    d.fd_flags = O_RDWR | O_CLOEXEC;
-    if (::ioctl(heap, DMA_HEAP_IOCTL_ALLOC, &d) != 0) state.SkipWithError("ALLOC failed");
-    ::close(static_cast<int>(d.fd));
-  }
-  ::close(heap);
-}
-
 // An ioctl the filter sends to the supervisor that is not ours (a pipe): the CONTINUE path.
 void BM_RunForeignIoctl(benchmark::State& state) {
   int p[2];
@@ -83,11 +65,7 @@ void BM_RunForeignIoctl(benchmark::State& state) {
 
 constexpr int64_t k4K = 4096;
 constexpr int64_t k64M = 64 << 20;
-BENCHMARK(BM_MemfdLazy)->Arg(k4K)->Arg(k64M)->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_MemfdPopulated)->Arg(k4K)->Arg(k64M)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_EmbeddedInProcess)->Arg(k4K)->Arg(k64M)->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_RunAlloc)->Arg(k4K)->Arg(k64M)->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_RunForeignIoctl)->Unit(benchmark::kMicrosecond);
 
 // make bench (issue 7): both heaps at every size, with floors at every size in the same process.
 void BM_RunAllocHeap(benchmark::State& state, const char* heap_name) {
