@@ -26,6 +26,7 @@
 #include "protocol/protocol.h"
 #include "protocol/transport.h"
 #include "heap/buffer_watcher.h"
+#include "heap/dmabuf_ioctl.h"
 #include "service/wire_views.h"
 #include "service/holders.h"
 
@@ -428,25 +429,26 @@ struct Service::Impl {
       return errorReply(makeError(ENOENT, "no heap named '" + r.heap + "' (/dev/dma_heap/" + r.heap + " does not exist)"));
     }
     if (auto ok = options.access.checkOpen(heap->node_name, c.creds); !ok) return refuse(c, "access:" + heap->node_name, ok.error());
-    const uapi::AllocationData data{r.len, r.fd, r.fd_flags, r.heap_flags};
-    auto len = registry.validate(data);
+    // The ioctl's decoding and validation: the front door's, in the kernel's order and errno.
+    auto request = dmabuf::validateAlloc(uapi::AllocationData{r.len, r.fd, r.fd_flags, r.heap_flags}, registry.kernel());
     // Buffers released before this request count as released: the client may have just closed
     // one to make room (quota, heap space).
     pollWatcher();
-    if (!len) {
+    if (!request) {
       ++c.stats.refusals;
-      return errorReply(len.error());
+      return errorReply(request.error());
     }
     if (auto quota = options.access.quotaFor(c.creds.uid)) {
       const uint64_t used = uid_use.count(c.creds.uid) ? uid_use[c.creds.uid].bytes : 0;
-      if (*len > *quota || used > *quota - *len) {
+      const uint64_t len = request->len;
+      if (len > *quota || used > *quota - len) {
         return refuse(c, "quota",
                       makeError(EDQUOT, "uid " + std::to_string(c.creds.uid) + " holds " + std::to_string(used) +
                                             " bytes of its " + std::to_string(*quota) + "-byte quota; " +
-                                            std::to_string(*len) + " more do not fit"));
+                                            std::to_string(len) + " more do not fit"));
       }
     }
-    auto buffer = registry.allocate(*heap, data);
+    auto buffer = registry.allocate(*heap, request.value());
     if (!buffer) {
       ++c.stats.refusals;
       return errorReply(buffer.error());
@@ -491,7 +493,9 @@ struct Service::Impl {
   Reply handle(Client&, const proto::SetNameRequest& r, UniqueFd& fd, UniqueFd&) {
     auto b = lookup(fd.get());
     if (!b) return errorReply(b.error());
-    if (auto ok = (*b)->buffer->setName(r.name); !ok) return errorReply(ok.error());
+    auto request = dmabuf::validateSetName(r.name);
+    if (!request) return errorReply(request.error());
+    if (auto ok = (*b)->buffer->setName(request.value()); !ok) return errorReply(ok.error());
     return okReply(proto::SetNameReply{});
   }
 
