@@ -87,16 +87,15 @@ class Planner {
     plan_.diagnostics.push_back(
         Diagnostic{sev, std::move(code), std::move(node), std::move(message), std::move(logs), std::move(fix)});
   }
-  bool v(int major, int minor) const { return k_.version.atLeast(major, minor); }
-  // The early/late split of the reserved-memory scan (mainline 6.13, also in 6.12.y stable: the
-  // 6.12.117 kernels of the oracle behave this way).
-  bool modern() const { return v(6, 12); }
-  // The "not my node" answer of a handler: -EINVAL until the 2026 rework (7.1), then -ENODEV.
-  int notMine() const { return v(7, 1) ? ENODEV : EINVAL; }
+  bool has(KernelRule rule) const { return ruleApplies(rule, k_); }
+  // The early/late split of the reserved-memory scan (docs/kernel-behaviour.md §5.7).
+  bool modern() const { return has(KernelRule::kRmemEarlyLateSplit); }
+  // The "not my node" answer of a handler (docs/kernel-behaviour.md §5.5).
+  int notMine() const { return has(KernelRule::kRmemHandlerNotMineEnodev) ? ENODEV : EINVAL; }
   uint32_t tLen() const { return (addr_cells_ + size_cells_) * 4; }
   // Before the restructure the early scan lived in drivers/of/fdt.c (observed on 6.1).
   const char* scanPrefix() const { return modern() ? kOfRmem : kOfFdt; }
-  std::string cmaNodeSuffix() const { return v(6, 6) && !v(6, 15) ? " on node -1" : ""; }
+  std::string cmaNodeSuffix() const { return has(KernelRule::kCmaLogNamesNode) ? " on node -1" : ""; }
   ReservedRegion& region(const Saved& s) { return plan_.regions[s.region]; }
 
   void readRootCells() {
@@ -134,7 +133,7 @@ class Planner {
   void scanMemory() {
     std::vector<int> nodes;
     // Up to 5.16 of_scan_flat_dt visited every node; from 5.17 only the root's children.
-    if (v(5, 17)) nodes = fdt_->children(fdt_->root());
+    if (has(KernelRule::kMemoryScanRootChildrenOnly)) nodes = fdt_->children(fdt_->root());
     else collectAll(fdt_->root(), 0, &nodes);
     for (int node : nodes) {
       if (fdt_->stringProp(node, "device_type") != "memory") continue;
@@ -193,7 +192,7 @@ class Planner {
 
   // ---- /reserved-memory container ------------------------------------------------------------
   int findContainer() {
-    if (v(5, 10)) return fdt_->pathOffset("/reserved-memory");
+    if (has(KernelRule::kRmemContainerByPath)) return fdt_->pathOffset("/reserved-memory");
     for (int c : fdt_->children(fdt_->root()))
       if (fdt_->name(c) == "reserved-memory") return c;
     const int by_path = fdt_->pathOffset("/reserved-memory");
@@ -251,12 +250,13 @@ class Planner {
   // early_init_dt_reserve_memory: 0 or EBUSY.
   int reserveMemory(uint64_t base, uint64_t size, bool nomap) {
     if (nomap) {
-      if (!v(5, 12)) {  // memblock_remove: the range stops being memory at all
+      if (!has(KernelRule::kNomapMarksMemblock)) {  // memblock_remove: the range stops being memory at all
         mb_.removeMemory(base, size);
         return 0;
       }
-      const bool busy = v(5, 16) ? (mb_.overlapsMemory(base, size) && mb_.isRegionReserved(base, size))
-                                 : (v(5, 13) && mb_.isRegionReserved(base, size));
+      const bool busy = has(KernelRule::kNomapRefusesReservedInRamOnly)
+                            ? (mb_.overlapsMemory(base, size) && mb_.isRegionReserved(base, size))
+                            : (has(KernelRule::kNomapRefusesReserved) && mb_.isRegionReserved(base, size));
       if (busy) return EBUSY;
       mb_.markNomap(base, size);
       return 0;
@@ -265,18 +265,18 @@ class Planner {
     return 0;
   }
 
-  // 6.19-7.0: of_reserved_mem.c skips any linux,cma-default node when cma= is given.
+  // of_reserved_mem.c skips any linux,cma-default node when cma= is given (docs/kernel-behaviour.md §6.4).
   bool cmaDefaultSkippedAtScan(int node) const {
-    return cma_.present && fdt_->has(node, "linux,cma-default") && k_.cmdlineCmaSkipsDtNodeInScan() && !v(7, 1);
+    return cma_.present && fdt_->has(node, "linux,cma-default") && has(KernelRule::kRmemScanSkipsCmaDefault);
   }
-  // The 7.1+ validate hook of the CMA handler, run during the scan.
+  // The validate hook of the CMA handler, run during the scan (docs/kernel-behaviour.md §6.4).
   bool cmaVerifyRejectsDefault(int node) const {
-    return v(7, 1) && k_.config.cma && fdt_->isCompatible(node, "shared-dma-pool") && fdt_->has(node, "reusable") &&
+    return has(KernelRule::kCmaValidateHook) && k_.config.cma && fdt_->isCompatible(node, "shared-dma-pool") && fdt_->has(node, "reusable") &&
            !fdt_->has(node, "no-map") && cma_.present && fdt_->has(node, "linux,cma-default");
   }
   std::string skipLine() const {
-    // 7.1+ prints it from kernel/dma/contiguous.c, which has no prefix.
-    return v(7, 1) ? std::string("Skipping dt linux,cma-default node in favor for \"cma=\" kernel param.")
+    // The validate hook prints it from kernel/dma/contiguous.c, which has no prefix.
+    return has(KernelRule::kCmaValidateHook) ? std::string("Skipping dt linux,cma-default node in favor for \"cma=\" kernel param.")
                    : std::string(kOfRmem) + "Skipping dt linux,cma-default for \"cma=\" kernel param.";
   }
 
@@ -297,8 +297,8 @@ class Planner {
       std::vector<std::string> logs;
       const std::string line =
           std::string(scanPrefix()) + "Reserved memory: invalid reg property in '" + name + "', skipping node.";
-      if (!v(7, 1)) logs.push_back(log(line));
-      if (modern() && !v(7, 1)) logs.push_back(log(line));  // the late scan says it again
+      if (has(KernelRule::kRmemInvalidRegLogged)) logs.push_back(log(line));
+      if (modern() && has(KernelRule::kRmemInvalidRegLogged)) logs.push_back(log(line));  // the late scan says it again
       diag(Severity::kError, "reserved-bad-reg", path,
            "reg is " + std::to_string(len) + " bytes, not a multiple of " + std::to_string(tLen()) + " (#address-cells " +
                std::to_string(addr_cells_) + " + #size-cells " + std::to_string(size_cells_) +
@@ -311,18 +311,18 @@ class Planner {
     if (cmaDefaultSkippedAtScan(node) || cmaVerifyRejectsDefault(node)) {
       plan_.regions[ri].outcome = RegionOutcome::kSkipped;
       skip_logs_[node].push_back(log(skipLine()));
-      return v(7, 1) ? EBUSY : EINVAL;
+      return has(KernelRule::kCmaValidateHook) ? EBUSY : EINVAL;
     }
     const bool nomap = fdt_->has(node, "no-map");
     size_t pos = 0;
     bool first = true;
     int pair = 0;
     const size_t pairs = len / tLen();
-    if (v(7, 1) && pairs > 1) {
+    if (has(KernelRule::kRmemFirstRegPairOnly) && pairs > 1) {
       log(std::string(kOfRmem) + "Reserved memory: node '" + name + "' has " + std::to_string(pairs) +
           " <base size> entries, only the first is used");
     }
-    while (len - pos >= tLen() && (first || !v(7, 1))) {
+    while (len - pos >= tLen() && (first || !has(KernelRule::kRmemFirstRegPairOnly))) {
       const uint64_t base = readCells(reg->data, &pos, addr_cells_);
       const uint64_t size = readCells(reg->data, &pos, size_cells_);
       const int err = size ? reserveMemory(base, size, nomap) : EINVAL;
@@ -373,7 +373,7 @@ class Planner {
     const uint64_t base = mb_.allocRange(size, align, start, end, bottom_up);
     if (base == 0) return 0;
     if (nomap) {
-      if (!v(5, 12)) {
+      if (!has(KernelRule::kNomapMarksMemblock)) {
         mb_.free(base, size);
         mb_.removeMemory(base, size);
       } else {
@@ -386,7 +386,7 @@ class Planner {
   // __reserved_mem_alloc_in_range (6.3+): bottom-up next to a reservation touching the start.
   uint64_t allocInRange(uint64_t size, uint64_t align, uint64_t start, uint64_t end, bool nomap) {
     bool bottom_up = false;
-    if (v(6, 3)) {
+    if (has(KernelRule::kRmemAllocInRangeBottomUp)) {
       bool up = false;
       bool down = false;
       for (const auto& s : saved_) {
@@ -465,7 +465,7 @@ class Planner {
     }
     if (base == 0) {
       r.outcome = RegionOutcome::kNotReserved;
-      const std::string line = v(5, 10) ? std::string(kOfRmem) + "failed to allocate memory for node '" + name +
+      const std::string line = has(KernelRule::kRmemAllocFailLogsSize) ? std::string(kOfRmem) + "failed to allocate memory for node '" + name +
                                               "': size " + mib(size) + " MiB"
                                         : std::string(kOfRmem) + "failed to allocate memory for node '" + name + "'";
       diag(no_memory_ ? Severity::kNote : Severity::kError, "reserved-alloc-failed", path,
@@ -509,7 +509,7 @@ class Planner {
     ReservedRegion& r = region(s);
     const bool nomap = r.no_map;
     const bool deflt = fdt_->has(node, "linux,cma-default");
-    if (v(5, 7) && !v(7, 1) && cma_.present && deflt) {
+    if (has(KernelRule::kCmaCmdlineBypassesDtDefault) && cma_.present && deflt) {
       logs->push_back(log("Reserved memory: bypass " + r.name + " node, using cmdline CMA params instead"));
       return EBUSY;
     }
@@ -570,16 +570,16 @@ class Planner {
         r.handler = "dma-coherent";
       }
     }
-    if (ret != 0 && fdt_->isCompatible(node, "restricted-dma-pool") && v(5, 15) && k_.config.restricted_dma_pool) {
+    if (ret != 0 && fdt_->isCompatible(node, "restricted-dma-pool") && has(KernelRule::kRestrictedDmaPool) && k_.config.restricted_dma_pool) {
       ret = rmemSwiotlbSetup(s, &logs);
       if (ret == 0) {
         matched = "restricted-dma-pool";
         r.handler = "restricted-dma";
       }
     }
-    // 7.1+: a handler's "not mine" (-ENODEV) does not hide an earlier handler's real error.
-    if (v(7, 1) && ret == ENODEV && cma_ret != ENOENT && cma_ret != ENODEV && cma_ret != 0) ret = cma_ret;
-    const bool no_handler = ret == ENOENT || (v(7, 1) && ret == ENODEV);
+    // A handler's "not mine" (-ENODEV) does not hide an earlier handler's real error (docs/kernel-behaviour.md §5.5).
+    if (has(KernelRule::kRmemHandlerNotMineEnodev) && ret == ENODEV && cma_ret != ENOENT && cma_ret != ENODEV && cma_ret != 0) ret = cma_ret;
+    const bool no_handler = ret == ENOENT || (has(KernelRule::kRmemHandlerNotMineEnodev) && ret == ENODEV);
     if (ret == 0) {
       logs.push_back(log(std::string(kOfRmem) + "initialized node " + r.name + ", compatible id " + matched));
       r.outcome = RegionOutcome::kInitialized;
@@ -589,7 +589,7 @@ class Planner {
       logs.push_back(log(std::string(kOfRmem) + "node " + r.name + " compatible matching fail"));
       r.outcome = RegionOutcome::kFailed;
       if (r.no_map) {
-        if (!v(5, 12)) {
+        if (!has(KernelRule::kNomapMarksMemblock)) {
           mb_.free(s.base, s.size);
           mb_.addMemory(s.base, s.size);
         } else {
@@ -600,7 +600,7 @@ class Planner {
       }
       r.removed_from_memory = false;
     }
-    if (v(6, 3) && (ret == 0 || no_handler)) {
+    if (has(KernelRule::kRmemSummaryLine) && (ret == 0 || no_handler)) {
       const uint64_t end = s.base + s.size - 1;
       log(std::string(kOfRmem) + pa(s.base) + ".." + pa(end) + " (" + std::to_string(s.size / kKiB) + " KiB) " +
           (r.no_map ? "nomap" : "map") + " " + (r.reusable ? "reusable" : "non-reusable") + " " + r.name);
@@ -619,7 +619,7 @@ class Planner {
       diag(Severity::kError, "cma-no-map", r.path,
            "reusable and no-map together: the CMA handler refuses no-map memory and the coherent-pool handler refuses "
            "reusable memory, so no CMA area is made" +
-               std::string(v(7, 1) ? "; the region stays carved out as no-map memory nobody uses"
+               std::string(has(KernelRule::kRmemHandlerNotMineEnodev) ? "; the region stays carved out as no-map memory nobody uses"
                                    : "; the memory is handed back to the kernel"),
            logs, "drop no-map (CMA memory must stay mapped so the kernel can use it while it is free)");
       return;
@@ -676,7 +676,7 @@ class Planner {
       return;
     }
     if (r.outcome == RegionOutcome::kNoHandler && !r.compatible.empty() && !shared &&
-        !(fdt_->isCompatible(node, "restricted-dma-pool") && v(5, 15))) {
+        !(fdt_->isCompatible(node, "restricted-dma-pool") && has(KernelRule::kRestrictedDmaPool))) {
       diag(Severity::kNote, "reserved-no-handler", r.path,
            "no early handler for compatible \"" + r.compatible +
                "\": the memory stays reserved as a plain carve-out for a driver to claim",
@@ -782,7 +782,7 @@ class Planner {
       if (cmaDefaultSkippedAtScan(child)) continue;
       if (reg->size() < tLen() || reg->size() % tLen() != 0) continue;
       const size_t pairs = reg->size() / tLen();
-      if (pairs > 1 && !v(7, 1)) {
+      if (pairs > 1 && !has(KernelRule::kRmemFirstRegPairOnly)) {
         log(std::string(kOfRmem) + "fdt_scan_reserved_mem_reg_nodes() ignores " + std::to_string(pairs - 1) +
             " regions in node '" + fdt_->name(child) + "'");
       }
@@ -806,15 +806,15 @@ class Planner {
       const uint64_t offset = start & ~((uint64_t{1} << bits) - 1);
       return std::min(offset + (uint64_t{1} << bits), end);
     };
-    if (!v(5, 5)) {
-      out.push_back(legacyZone(32));
-    } else if (!v(5, 11)) {
-      out.push_back(legacyZone(30));
-      out.push_back(legacyZone(32));
-    } else {
+    if (has(KernelRule::kZoneDmaFromDt)) {
       uint64_t mask = k4G - 1;
       if (start > k4G - 1) mask = kMaxAddr;
       out.push_back(std::min(mask, end - 1) + 1);
+    } else if (has(KernelRule::kZoneDmaFixed1G)) {
+      out.push_back(legacyZone(30));
+      out.push_back(legacyZone(32));
+    } else {
+      out.push_back(legacyZone(32));
     }
     return out;
   }
@@ -837,15 +837,15 @@ class Planner {
     };
     if (plan_.cma_areas.size() >= k_.maxCmaAreas()) {
       logs.push_back(log(std::string(kCma) + "Not enough slots for CMA reserved regions!"));
-      // 6.15+: the cma_declare_contiguous_nid wrapper reports every failure.
-      if (v(6, 15)) logs.push_back(log(std::string(kCma) + "Failed to reserve " + mib(size) + " MiB"));
+      // The cma_declare_contiguous_nid wrapper reports every failure (docs/kernel-behaviour.md §6.5).
+      if (has(KernelRule::kCmaDeclareReportsFailure)) logs.push_back(log(std::string(kCma) + "Failed to reserve " + mib(size) + " MiB"));
       diag(Severity::kError, "cma-too-many-areas", "/chosen",
            "every CMA area slot is used by the device tree: the default area cannot be made", logs,
            "merge CMA regions, or raise CONFIG_CMA_AREAS");
       return;
     }
     const uint64_t align = k_.cmaMinAlignmentBytes();
-    if (v(6, 0) && fixed && (base & (align - 1))) {
+    if (has(KernelRule::kCmaFixedBaseChecked) && fixed && (base & (align - 1))) {
       logs.push_back(log(std::string(kCma) + "Region at " + pa(base) + " must be aligned to " + pa(align) + " bytes"));
       return fail(EINVAL, "base " + pa(base) + " is not aligned to " + formatSize(align));
     }
@@ -860,7 +860,7 @@ class Planner {
       return fail(EINVAL, "the range crosses the end of low memory");
     }
     if (limit == 0 || limit > end_dram) limit = end_dram;
-    if (v(6, 0) && fixed && base + size > limit) {
+    if (has(KernelRule::kCmaFixedBaseChecked) && fixed && base + size > limit) {
       logs.push_back(log(std::string(kCma) + "Size (" + pa(size) + ") of region at " + pa(base) + " exceeds limit (" +
                          pa(limit) + ")"));
       return fail(EINVAL, "the range ends above the limit");
@@ -870,7 +870,7 @@ class Planner {
       mb_.reserve(base, size);
     } else {
       uint64_t addr = 0;
-      if (v(5, 10) && end_dram >= k4G + size) addr = mb_.allocRange(size, align, k4G, limit, true);
+      if (has(KernelRule::kCmaDefaultPrefersAbove4G) && end_dram >= k4G + size) addr = mb_.allocRange(size, align, k4G, limit, true);
       if (addr == 0) addr = mb_.allocRange(size, align, base, limit, false);
       if (addr == 0) return fail(ENOMEM, "no free " + formatSize(size) + " block below " + pa(limit));
       base = addr;
@@ -937,25 +937,25 @@ class Planner {
     // Observed (oracle): wholly outside RAM WARNs on 6.1 (mm/cma.c:110), 6.12 (:106) and 7.2
     // (cma_validate_zones, :129); straddling the end of RAM WARNs in the pfn loop up to 6.14
     // (6.1 :113, 6.12 :109) and not after the 6.15 multi-range rework.
-    const bool warn = !partly || !v(6, 15);
+    const bool warn = !partly || !has(KernelRule::kCmaMultiRange);
     std::string line_no;
-    if (v(6, 1) && !v(6, 2)) line_no = partly ? ":113" : ":110";
-    if (v(6, 12) && !v(6, 13)) line_no = partly ? ":109" : ":106";
-    if (v(7, 2) && !v(7, 3)) line_no = ":129";
+    if (has(KernelRule::kCmaWarnRelease6_1)) line_no = partly ? ":113" : ":110";
+    if (has(KernelRule::kCmaWarnRelease6_12)) line_no = partly ? ":109" : ":106";
+    if (has(KernelRule::kCmaWarnRelease7_2)) line_no = ":129";
     if (warn) {
-      if (v(7, 0)) {  // the newer WARN format (seen on 7.2)
+      if (has(KernelRule::kWarnFormat7)) {  // the newer WARN format (seen on 7.2)
         logs.push_back(log("WARNING: mm/cma.c" + line_no + " at cma_validate_zones, CPU#0: swapper/0/1"));
       } else {
         logs.push_back(log(std::string("WARNING: CPU: 0 PID: 1 at mm/cma.c") + line_no +
-                           (v(6, 15) ? " cma_validate_zones" : " cma_init_reserved_areas")));
+                           (has(KernelRule::kCmaMultiRange) ? " cma_validate_zones" : " cma_init_reserved_areas")));
       }
     }
     logs.push_back(log("Unable to handle kernel paging request at virtual address <vmemmap of pfn " +
                        hex(a.base / k_.pageSize()) + ">"));
-    const bool esr6 = partly || (v(6, 1) && !v(6, 2));
+    const bool esr6 = partly || has(KernelRule::kCmaWarnRelease6_1);
     logs.push_back(log(std::string("Internal error: Oops: ") + (esr6 ? "0000000096000006" : "0000000096000005") +
-                       (v(7, 0) ? " [#1]  SMP" : " [#1] SMP")));
-    logs.push_back(log(std::string("pc : ") + (v(6, 15) ? "init_cma_reserved_pageblock" : "cma_init_reserved_areas")));
+                       (has(KernelRule::kWarnFormat7) ? " [#1]  SMP" : " [#1] SMP")));
+    logs.push_back(log(std::string("pc : ") + (has(KernelRule::kCmaMultiRange) ? "init_cma_reserved_pageblock" : "cma_init_reserved_areas")));
     logs.push_back(log("Kernel panic - not syncing: Attempted to kill init! exitcode=0x0000000b"));
     const std::string node = a.path.empty() ? "/chosen" : a.path;
     for (auto& r : plan_.regions)
@@ -992,7 +992,7 @@ class Planner {
       if (boundary == 0) continue;
       a.activated = false;
       const std::string line = log(std::string(kCma) + "CMA area " + a.name + " could not be activated");
-      const bool stops = !v(5, 9);
+      const bool stops = has(KernelRule::kCmaActivationStopsOnFailure);
       diag(Severity::kError, "cma-crosses-zones", a.path.empty() ? "/chosen" : a.path,
            "CMA area " + a.name + " (" + range(a.base, a.size) + ") spans the zone boundary at " + pa(boundary) +
                " (DMA/DMA32 below, Normal above); all pages of an area must be in one zone, so it is not activated "
