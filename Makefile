@@ -9,7 +9,7 @@ JOBS       ?= $(shell nproc)
 PACKAGES := build-essential cmake pkg-config git ca-certificates \
             libfdt-dev device-tree-compiler nlohmann-json3-dev libseccomp-dev \
             libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev \
-            apt-utils dpkg-dev python3 ccache
+            apt-utils dpkg-dev python3 ccache mount
 
 .PHONY: all deps build asan test demo bench oracle clean
 

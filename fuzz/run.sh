@@ -14,7 +14,7 @@ cxx=${CLANGXX:-clang++}
 flags=(-std=c++20 -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
        -fno-omit-frame-pointer -Isrc -Wall -Wextra -Werror -Wno-missing-field-initializers)
 sources=(src/base/size.cc src/base/kernel.cc src/base/errno_name.cc
-         src/devicetree/fdt.cc src/devicetree/loader.cc src/devicetree/memblock.cc src/devicetree/plan.cc
+         src/devicetree/fdt.cc src/devicetree/fdt_layout.cc src/devicetree/loader.cc src/devicetree/memblock.cc src/devicetree/plan.cc
          src/heaps/heap_plan.cc src/dtcheck/report.cc src/dtcheck/svg.cc fuzz/dt_fuzz.cc)
 # A changed header rebuilds everything (the objects have no dependency tracking).
 stamp=$out/obj/.stamp
@@ -30,22 +30,39 @@ for s in "${sources[@]}"; do
 done
 "$cxx" -fsanitize=fuzzer,address,undefined "${objs[@]}" -lfdt -o "$out/dt_fuzz"
 
-# Seeds: compiled examples and oracle cases, plus Debian's trees when present.
+# Seeds: the committed trees only (compiled examples and oracle cases, the hostile blobs of the
+# regression tests), so that every checkout fuzzes from the same start. libFuzzer sorts its inputs
+# by size alone and keeps directory order among equal sizes, and directory order differs between
+# file systems: the i-th seed in sorted name order gets i trailing zero bytes (the loader reads
+# only the header's totalsize), which makes every size distinct and the order fixed.
+# The corpus directory is emptied first in a capped run (make test); an uncapped run keeps it.
+rm -rf "$out/seeds" "$out/seeds-ordered"
+mkdir -p "$out/seeds" "$out/seeds-ordered"
 for f in examples/*.dts tests/dt-cases/*/board.dts; do
   [[ -f $f ]] || continue
-  s=$out/seeds/$(echo "$f" | tr / _).dtb
-  [[ -f $s && $s -nt $f ]] || dtc -q -I dts -O dtb -o "$s" "$f" 2>/dev/null || true
+  dtc -q -I dts -O dtb -o "$out/seeds/$(echo "$f" | tr / _).dtb" "$f" 2>/dev/null || true
 done
-seed_dirs=("$out/seeds")
-[[ -d build/debian-dtbs ]] && seed_dirs+=(build/debian-dtbs/)
-# libFuzzer reads seed directories flat; gather Debian's vendor folders into one.
-if [[ -d build/debian-dtbs ]]; then
-  mkdir -p "$out/debian"
-  find build/debian-dtbs -name '*.dtb' -exec cp -u -t "$out/debian" {} +
-  seed_dirs=("$out/seeds" "$out/debian")
-fi
+cp tests/devicetree/hostile/* tests/dtcheck/data/*.dtb "$out/seeds/" 2>/dev/null || true
+i=0
+while IFS= read -r f; do
+  { cat "$f"; head -c "$i" /dev/zero; } >"$out/seeds-ordered/$(printf '%05d' "$i")"
+  i=$((i + 1))
+done < <(find "$out/seeds" -type f | LC_ALL=C sort)
+runs=${FUZZ_RUNS:-40000}
+[[ $runs == -1 ]] || rm -rf "$out/corpus"
+mkdir -p "$out/corpus"
+seed_dirs=("$out/seeds-ordered")
 export ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-"$out/dt_fuzz" "$out/corpus" "${seed_dirs[@]}" -artifact_prefix="$out/" -seed="${FUZZ_SEED:-20261125}" -runs="${FUZZ_RUNS:-40000}" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-  -max_len=262144 -print_final_stats=1 2>&1 | tail -25
-echo "fuzz: ${seconds} s without a crash or sanitizer report"
+log=$out/dt_fuzz.log
+status=0
+"$out/dt_fuzz" "$out/corpus" "${seed_dirs[@]}" -artifact_prefix="$out/" -seed="${FUZZ_SEED:-20261125}" -runs="$runs" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+  -max_len=262144 -print_final_stats=1 >"$log" 2>&1 || status=$?
+tail -n 25 "$log"
+# Say what really ran: libFuzzer's own count of executions and its time.
+done_line=$(grep -E '^Done [0-9]+ runs in [0-9]+ second' "$log" | tail -n 1 || true)
+if [[ $status -ne 0 ]]; then
+  echo "fuzz: FAILED (exit $status) after ${done_line:-an unknown number of runs}; inputs in $out/"
+  exit 1
+fi
+echo "fuzz: ${done_line#Done } (seed ${FUZZ_SEED:-20261125}, cap $runs runs or $seconds s), ${i} seeds, no crash or sanitizer report"

@@ -10,11 +10,10 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "board/board_loader.h"
 #include "client/capability.h"
+#include "client/embedded_component.h"
 #include "client/kernel_backend.h"
 #include "emulation/caller.h"
-#include "emulation/embedded_backend.h"
 #include "emulation/ioctl_emulator.h"
 #ifdef DMAHEAP_HAVE_SERVICE_CLIENT
 #include "emulation/service_backend.h"
@@ -42,18 +41,6 @@ Outcome<T> failure(const Error& e) {
 Outcome<void> toOutcome(const Status& st) {
   if (st) return {};
   return Outcome<void>(code(st.code()), st.error().message());
-}
-
-Result<std::unique_ptr<emul::HeapBackend>> makeEmbedded(const AllocatorOptions& o) {
-  BoardOptions b;
-  b.dtb = o.dtb;
-  b.kernel = o.kernel;
-  b.kernel_config = o.kernel_config;
-  auto board = loadBoard(b);
-  if (!board) return board.error();
-  auto backend = emul::EmbeddedBackend::create(std::move(board.value()));
-  if (!backend) return backend.error();
-  return std::unique_ptr<emul::HeapBackend>(std::move(backend.value()));
 }
 
 Result<std::unique_ptr<emul::HeapBackend>> makeService(const AllocatorOptions& o) {
@@ -152,6 +139,7 @@ Outcome<Allocator> Allocator::create(const AllocatorOptions& options) {
     impl->backend = std::make_unique<client::KernelBackend>();
     return Allocator(std::move(impl));
   }
+  std::string no_service;
   if (want == Backend::kService || (want == Backend::kAuto && !board_options)) {
     auto service = makeService(options);
     if (service) {
@@ -160,8 +148,14 @@ Outcome<Allocator> Allocator::create(const AllocatorOptions& options) {
       return Allocator(std::move(impl));
     }
     if (want == Backend::kService) return failure<Allocator>(service.error());
+    no_service = service.error().message();
   }
-  auto embedded = makeEmbedded(options);
+  // The embedded backend is the optional component (client/embedded_component.h).
+  auto embedded = client::makeEmbeddedBackend(options);
+  if (!embedded && want == Backend::kAuto && !board_options && !client::embeddedComponentAvailable()) {
+    return Outcome<Allocator>(code(ENODEV), "no DMA-BUF heaps: /dev/dma_heap lists none, " + no_service + "; and " +
+                                                embedded.error().message());
+  }
   if (!embedded) return failure<Allocator>(embedded.error());
   impl->kind = Backend::kEmbedded;
   impl->backend = std::move(embedded.value());

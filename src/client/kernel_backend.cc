@@ -15,7 +15,7 @@ namespace {
 
 Error sysError(const std::string& what) { return makeError(errno, what + ": " + std::strerror(errno)); }
 
-// The names kernels have given the default CMA area's heap (reference 4.1).
+// The names kernels have given the default CMA area's heap (docs/kernel-behaviour.md §4.1).
 bool isKnownCmaName(std::string_view name) {
   return name == "default_cma_region" || name == "reserved" || name == "linux,cma";
 }

@@ -1,6 +1,8 @@
 // Fdt: validation and bounds-checked access over libfdt.
 #include "devicetree/fdt.h"
 
+#include "devicetree/fdt_layout.h"
+
 extern "C" {
 #include <libfdt.h>
 }
@@ -10,8 +12,7 @@ extern "C" {
 namespace dmaheap::dt {
 namespace {
 
-// Blobs larger than this are refused before libfdt sees them (real trees are < 1 MiB).
-constexpr size_t kMaxBlobBytes = 64u << 20;
+constexpr uint64_t kMaxBlobBytes = kFdtMaxBlobBytes;
 
 uint32_t be32At(const uint8_t* p) {
   return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
@@ -53,8 +54,10 @@ Result<Fdt> Fdt::fromBlob(std::span<const uint8_t> blob) {
     return makeError(EINVAL, "device tree blob is truncated: header says " + std::to_string(total) +
                                  " bytes, file has " + std::to_string(blob.size()));
   }
-  // Copy into an aligned buffer of exactly totalsize (libfdt wants 32-bit aligned data).
+  // Copy into an aligned buffer of exactly totalsize (libfdt wants 32-bit aligned data). Our own
+  // walk first; libfdt's full check stays as the second line.
   std::vector<uint8_t> copy(blob.begin(), blob.begin() + total);
+  if (auto st = checkFdtLayout(copy); !st) return st.error();
   if (const int err = fdt_check_full(copy.data(), copy.size()); err != 0) {
     return makeError(EINVAL, libfdtReason(err));
   }

@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "base/unique_fd.h"
@@ -67,6 +69,99 @@ void recreateEntry(int old_dir, const std::string& old_prefix, int new_dir, cons
   (void)bindOnto(old_prefix + name, target);
 }
 
+
+// True when `path` is the root of a mount (STATX_ATTR_MOUNT_ROOT, Linux 5.8+; `dmaheap run`
+// needs 5.9 anyway). Propagation can only be changed on a mount root.
+bool isMountRoot(const char* path) {
+  struct statx stx {};
+  if (::statx(AT_FDCWD, path, AT_NO_AUTOMOUNT, STATX_BASIC_STATS, &stx) != 0) return false;
+  return (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) && (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
+}
+
+// The mount point of mount `mnt_id` as /proc/self/mountinfo names it (octal escapes undone),
+// or "" when it is not listed.
+std::string mountPointOf(uint64_t mnt_id) {
+  FILE* f = std::fopen("/proc/self/mountinfo", "re");
+  if (!f) return {};
+  std::string found;
+  char* line = nullptr;
+  size_t cap = 0;
+  while (::getline(&line, &cap, f) > 0) {
+    unsigned long long id = 0;
+    char point[4096];
+    // ID PARENT MAJ:MIN ROOT MOUNT-POINT ...
+    if (std::sscanf(line, "%llu %*u %*s %*s %4095s", &id, point) != 2 || id != mnt_id) continue;
+    for (const char* p = point; *p; ++p) {
+      if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' && p[3] >= '0' && p[3] <= '7') {
+        found += static_cast<char>((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
+        p += 3;
+      } else {
+        found += *p;
+      }
+    }
+    break;
+  }
+  std::free(line);
+  std::fclose(f);
+  return found;
+}
+
+// In a chroot whose / and /dev are plain directories, the mount holding both lies outside our
+// root, so no path we can see names it. Step out of the chroot (we hold CAP_SYS_CHROOT: this is
+// the root-only branch), make that mount and everything below it a slave in our namespace, and
+// step back in, to the same root and working directory. Only this process's root and mount
+// namespace change.
+Status slaveTheMountAboveRoot() {
+  UniqueFd old_root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  UniqueFd old_cwd(::open(".", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!old_root || !old_cwd) return fail("open / and .");
+  struct statx root_stx {};
+  if (::statx(old_root.get(), "", AT_EMPTY_PATH, STATX_MNT_ID, &root_stx) != 0 || !(root_stx.stx_mask & STATX_MNT_ID))
+    return makeError(ENOTSUP, "statx cannot report the mount id of / (needs Linux 5.8)");
+  // chroot into a directory below us while the working directory stays at the old root: ".."
+  // then climbs past it, up to the namespace's own root.
+  if (::fchdir(old_root.get()) != 0) return fail("fchdir /");
+  if (::chroot("dev") != 0) return fail("chroot /dev");
+  for (int depth = 0; depth < 4096; ++depth) {
+    struct stat here {}, up {};
+    if (::stat(".", &here) != 0 || ::stat("..", &up) != 0) return fail("stat ..");
+    if (here.st_dev == up.st_dev && here.st_ino == up.st_ino) break;
+    if (::chdir("..") != 0) return fail("chdir ..");
+  }
+  if (::chroot(".") != 0) return fail("chroot to the namespace root");
+  const std::string point = mountPointOf(root_stx.stx_mnt_id);
+  Status st;
+  if (point.empty()) {
+    st = makeError(ENOENT, "the mount holding / is not in /proc/self/mountinfo");
+  } else if (::mount(nullptr, point.c_str(), nullptr, MS_REC | MS_SLAVE, nullptr) != 0) {
+    st = fail("make " + point + " (the mount holding /) a slave mount");
+  }
+  // Back into the chroot, whatever happened above.
+  if (::fchdir(old_root.get()) != 0 || ::chroot(".") != 0) return fail("return to the chroot");
+  if (::fchdir(old_cwd.get()) != 0) return fail("return to the working directory");
+  return st;
+}
+
+// Our mounts (a tmpfs on /dev and binds below it) must never reach the host, while the host's
+// later mounts may still reach us: the mount they are made on must be a slave, not a peer of the
+// host's. Normally that is "/" made a slave recursively. In a chroot "/" is usually not a mount
+// root (MS_SLAVE on it fails with EINVAL): then the mount /dev lives on is made a slave — /dev
+// itself when it is bind-mounted into the chroot, else the mount holding the chroot, reached by
+// stepping out of it. A new user namespace needs none of this when "/" is not a mount root: the
+// kernel already reduced every shared mount it copied into the less privileged namespace to a
+// slave (mount_namespaces(7)), and a chrooted process cannot create one anyway.
+Status stopPropagationToHost(bool user_namespace) {
+  if (isMountRoot("/")) {
+    if (::mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0) return fail("make / a slave mount");
+    return {};
+  }
+  if (user_namespace) return {};
+  if (isMountRoot("/dev")) {
+    if (::mount(nullptr, "/dev", nullptr, MS_REC | MS_SLAVE, nullptr) != 0) return fail("make /dev a slave mount");
+    return {};
+  }
+  return slaveTheMountAboveRoot();
+}
 }  // namespace
 
 uint64_t mountIdOf(const std::string& path) {
@@ -81,8 +176,7 @@ Result<DevNamespace> enterDevNamespace(const DevNamespaceOptions& options) {
   } else if (::unshare(CLONE_NEWNS) != 0) {
     return fail("unshare(CLONE_NEWNS)");
   }
-  // Our mounts must never reach the host; the host's later mounts may still reach us.
-  if (::mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0) return fail("make / a slave mount");
+  if (auto st = stopPropagationToHost(options.user_namespace); !st) return st.error();
 
   UniqueFd old_dev(::open("/dev", O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!old_dev) return fail("open /dev");

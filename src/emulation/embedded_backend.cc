@@ -1,17 +1,9 @@
 // EmbeddedBackend: a Board's heaps in this process, buffers freed when their last holder goes.
 #include "emulation/embedded_backend.h"
 
-#include <sys/stat.h>
-
 #include <algorithm>
 
 namespace dmaheap::emul {
-
-FileKey fileKeyOf(int fd) {
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) return {};
-  return FileKey{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
-}
 
 Result<std::unique_ptr<EmbeddedBackend>> EmbeddedBackend::create(std::unique_ptr<Board> board) {
   auto watch = BufferWatcher::create();

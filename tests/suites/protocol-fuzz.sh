@@ -2,4 +2,4 @@
 # Bounded run of the dmaheapd protocol fuzz target (fuzz/run-protocol.sh), part of make test.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-exec fuzz/run-protocol.sh "${PROTOCOL_FUZZ_SECONDS:-30}"
+exec fuzz/run-protocol.sh "${PROTOCOL_FUZZ_SECONDS:-120}"

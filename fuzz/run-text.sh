@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Builds and runs the text-parser fuzz targets of fuzz/text_fuzz.cc with clang (libFuzzer + ASan +
+# UBSan) in build-fuzz/text/: workload (simulate's JSON workloads), kconfig (kernel .config
+# files), cmdline (`cma=` and size arguments). Seeds: the committed examples of each kind.
+#   fuzz/run-text.sh [SECONDS-PER-TARGET] [TARGET...]     (default 60, all targets)
+# FUZZ_SEED / FUZZ_RUNS as in fuzz/run.sh: make test runs a capped, fixed-seed pass.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-60}
+shift || true
+targets=("$@")
+[[ ${#targets[@]} -gt 0 ]] || targets=(workload kconfig cmdline)
+out=build-fuzz/text
+cxx=${CLANGXX:-clang++}
+flags=(-std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+       -fno-omit-frame-pointer -Isrc -Wall -Wextra -Werror -Wno-missing-field-initializers)
+runs=${FUZZ_RUNS:-20000}
+status=0
+for t in "${targets[@]}"; do
+  case $t in
+    workload) sources=(src/simulate/workload.cc src/base/size.cc) ;;
+    kconfig) sources=(src/base/kernel.cc) ;;
+    cmdline) sources=(src/devicetree/plan.cc src/devicetree/fdt.cc src/devicetree/fdt_layout.cc
+                      src/devicetree/loader.cc src/devicetree/memblock.cc src/heaps/heap_plan.cc
+                      src/base/kernel.cc src/base/size.cc src/base/errno_name.cc) ;;
+    *) echo "fuzz: unknown target $t (workload, kconfig, cmdline)"; exit 2 ;;
+  esac
+  dir=$out/$t
+  mkdir -p "$dir/seeds"
+  binary=$dir/${t}_fuzz
+  define=DMAHEAP_FUZZ_$(echo "$t" | tr a-z A-Z)
+  newest=$(ls -t fuzz/text_fuzz.cc "${sources[@]}" src/*/*.h | head -n 1)
+  if [[ ! -x $binary || $newest -nt $binary ]]; then
+    "$cxx" "${flags[@]}" -D"$define" fuzz/text_fuzz.cc "${sources[@]}" -lfdt -o "$binary"
+  fi
+  rm -rf "$dir/seeds"/*
+  case $t in
+    workload) cp examples/simulate/*.json "$dir/seeds/" ;;
+    kconfig) for f in tests/oracle-golden/kernels/*.config oracle/kconfig/*.config; do [[ -f $f ]] && cp "$f" "$dir/seeds/$(echo "$f" | tr / _)"; done
+             printf 'CONFIG_CMA=y\nCONFIG_CMA_SIZE_MBYTES=64\n# CONFIG_HUGETLB_PAGE is not set\n' >"$dir/seeds/small" ;;
+    cmdline) for s in "cma=64M" "cma=16M@0x60000000" "cma=32M@0x40000000-0x80000000" "console=ttyAMA0 cma=1G" "4K" "0x1000" "64m" "1G"; do
+               printf '%s' "$s" >"$dir/seeds/$(printf '%s' "$s" | tr -c 'a-zA-Z0-9' _)"
+             done ;;
+  esac
+  [[ $runs == -1 ]] || rm -rf "$dir/corpus"
+  mkdir -p "$dir/corpus"
+  log=$dir/fuzz.log
+  rc=0
+  ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    "$binary" "$dir/corpus" "$dir/seeds" -artifact_prefix="$dir/" -seed="${FUZZ_SEED:-20261125}" -runs="$runs" \
+    -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 >"$log" 2>&1 || rc=$?
+  done_line=$(grep -E '^Done [0-9]+ runs in [0-9]+ second' "$log" | tail -n 1 || true)
+  if [[ $rc -ne 0 ]]; then
+    tail -n 30 "$log"
+    echo "fuzz ($t): FAILED (exit $rc) after ${done_line:-an unknown number of runs}; inputs in $dir/"
+    status=1
+  else
+    echo "fuzz ($t): ${done_line#Done } (seed ${FUZZ_SEED:-20261125}, cap $runs runs or $seconds s), no crash or sanitizer report"
+  fi
+done
+exit $status
