@@ -77,7 +77,7 @@ unsigned Kernel::maxReservedRegions() const { return version.atLeast(5, 7) ? 64 
 
 unsigned Kernel::maxCmaAreas() const {
   // Up to 6.2 the array had one slot more than CONFIG_CMA_AREAS (the "+1 for the global area";
-  // Debian's 6.1 sets CMA_AREAS=19 for 20 slots); from 6.3 CONFIG_CMA_AREAS is the count [I].
+  // Debian's 6.1 sets CMA_AREAS=19 for 20 slots); from 6.3 CONFIG_CMA_AREAS is the count (docs/kernel-behaviour.md §6.1).
   if (config.cma_areas_set) return version.atLeast(6, 3) ? config.cma_areas : config.cma_areas + 1;
   // Kconfig default: 7 (+1 slot for the default area) without NUMA, 19 (+1) with NUMA from 5.9.
   if (config.numa && version.atLeast(5, 9)) return 20;

@@ -42,7 +42,7 @@ class KernelVersion {
   int minor_;
 };
 
-// Which CMA areas become heaps (reference 4.1).
+// Which CMA areas become heaps (docs/kernel-behaviour.md §4.1).
 enum class CmaHeapEra {
   kNone,               // before 5.6: no DMA-BUF heaps at all
   kDefaultOnly,        // 5.6-6.16: the default area, named after the area
@@ -83,7 +83,7 @@ struct Kernel {
   uint64_t pageSize() const { return uint64_t{1} << config.page_shift; }
   // MAX_ORDER-1 in the old sense: the largest buddy order (10 with 4 KiB pages).
   unsigned maxOrder() const { return 10; }
-  // pageblock_order (reference 6.1): HUGETLB_PAGE_ORDER when hugetlb is on (PMD order, 9 with
+  // pageblock_order (docs/kernel-behaviour.md §6.1): HUGETLB_PAGE_ORDER when hugetlb is on (PMD order, 9 with
   // 4 KiB pages), else maxOrder(); capped by CONFIG_PAGE_BLOCK_ORDER from 6.16.
   unsigned pageblockOrder() const;
   uint64_t pageblockBytes() const { return pageSize() << pageblockOrder(); }
