@@ -62,25 +62,29 @@ unsigned Kernel::pageblockOrder() const {
     const unsigned pmd_order = config.page_shift - 3;
     order = std::min(pmd_order, maxOrder());
   }
-  if (version.atLeast(6, 16)) order = std::min(order, config.page_block_order_cap);
+  if (ruleApplies(KernelRule::kPageBlockOrderCapped, version)) order = std::min(order, config.page_block_order_cap);
   return order;
 }
 
 uint64_t Kernel::cmaMinAlignmentBytes() const {
-  if (!version.atLeast(5, 19)) {
+  if (!ruleApplies(KernelRule::kCmaAlignmentIsPageblock, version)) {
     return pageSize() << std::max(maxOrder(), pageblockOrder());
   }
   return pageblockBytes();
 }
 
-unsigned Kernel::maxReservedRegions() const { return version.atLeast(5, 7) ? 64 : 32; }
+unsigned Kernel::maxReservedRegions() const {
+  return ruleApplies(KernelRule::kReservedRegions64, version) ? 64 : 32;
+}
 
 unsigned Kernel::maxCmaAreas() const {
   // Up to 6.2 the array had one slot more than CONFIG_CMA_AREAS (the "+1 for the global area";
   // Debian's 6.1 sets CMA_AREAS=19 for 20 slots); from 6.3 CONFIG_CMA_AREAS is the count (docs/kernel-behaviour.md §6.1).
-  if (config.cma_areas_set) return version.atLeast(6, 3) ? config.cma_areas : config.cma_areas + 1;
+  if (config.cma_areas_set) {
+    return ruleApplies(KernelRule::kCmaAreasExactCount, version) ? config.cma_areas : config.cma_areas + 1;
+  }
   // Kconfig default: 7 (+1 slot for the default area) without NUMA, 19 (+1) with NUMA from 5.9.
-  if (config.numa && version.atLeast(5, 9)) return 20;
+  if (config.numa && ruleApplies(KernelRule::kCmaAreasNumaDefault, version)) return 20;
   return 8;
 }
 
@@ -88,8 +92,8 @@ int Kernel::duplicateHeapNameErrno() const { return version.atLeast(6, 2) ? EEXI
 
 CmaHeapEra Kernel::cmaHeapEra() const {
   if (!hasCmaHeap()) return CmaHeapEra::kNone;
-  if (version.atLeast(6, 19)) return CmaHeapEra::kPerRegion;
-  if (version.atLeast(6, 17)) return CmaHeapEra::kDefaultNamePlusLegacy;
+  if (ruleApplies(KernelRule::kCmaHeapPerRegion, version)) return CmaHeapEra::kPerRegion;
+  if (ruleApplies(KernelRule::kCmaHeapDefaultRegionName, version)) return CmaHeapEra::kDefaultNamePlusLegacy;
   return CmaHeapEra::kDefaultOnly;
 }
 
@@ -258,6 +262,21 @@ constexpr KernelRuleInfo kRules[] = {
      "7.2 as recorded: WARN at mm/cma.c:129 in cma_validate_zones (§6.7)"},
     {KernelRule::kWarnFormat7, "warn-format-7", R(7, 0), kNone, true,
      "the 7.x WARNING line (\"at FUNC, CPU#0: swapper/0/1\") and Oops line (\"[#1]  SMP\") formats (§6.7)"},
+    {KernelRule::kReservedRegions64, "reserved-regions-64", R(5, 7), kNone, true,
+     "MAX_RESERVED_REGIONS is 64; up to 5.6 it is 32 (§5.4)"},
+    {KernelRule::kCmaAreasNumaDefault, "cma-areas-numa-default", R(5, 9), kNone, true,
+     "with NUMA, CONFIG_CMA_AREAS defaults to 19 (20 slots); else 7 (8 slots) (§6.1)"},
+    {KernelRule::kCmaAreasExactCount, "cma-areas-exact-count", R(6, 3), kNone, true,
+     "CONFIG_CMA_AREAS is the number of slots; up to 6.2 there is one more for the global area (§6.1)"},
+    {KernelRule::kCmaAlignmentIsPageblock, "cma-alignment-is-pageblock", R(5, 19), kNone, true,
+     "CMA_MIN_ALIGNMENT_BYTES is one pageblock; up to 5.18 max(MAX_ORDER-1, pageblock_order) pages (§6.1)"},
+    {KernelRule::kPageBlockOrderCapped, "page-block-order-capped", R(6, 16), kNone, true,
+     "CONFIG_PAGE_BLOCK_ORDER caps pageblock_order (§6.1)"},
+    {KernelRule::kCmaHeapDefaultRegionName, "cma-heap-default-region-name", R(6, 17), kNone, true,
+     "the default CMA area's heap is \"default_cma_region\" (plus the area's name with "
+     "CONFIG_DMABUF_HEAPS_CMA_LEGACY up to 6.18) (§4.1)"},
+    {KernelRule::kCmaHeapPerRegion, "cma-heap-per-region", R(6, 19), kNone, true,
+     "every registered CMA area gets its own heap, besides default_cma_region (§4.1)"},
 };
 static_assert(std::size(kRules) == static_cast<size_t>(KernelRule::kCount), "one row per KernelRule");
 

@@ -149,6 +149,14 @@ enum class KernelRule {
   kCmaWarnRelease6_12,
   kCmaWarnRelease7_2,
   kWarnFormat7,                   // the 7.x WARNING/Oops line format
+  // Behind the named accessors of Kernel above (pageblockOrder, cmaMinAlignmentBytes, ...).
+  kReservedRegions64,             // MAX_RESERVED_REGIONS is 64 (was 32)
+  kCmaAreasNumaDefault,           // CONFIG_CMA_AREAS defaults to 19 (+1) with NUMA
+  kCmaAreasExactCount,            // CONFIG_CMA_AREAS is the slot count (no +1 for the global area)
+  kCmaAlignmentIsPageblock,       // CMA_MIN_ALIGNMENT_BYTES is one pageblock (was max(MAX_ORDER-1, pageblock))
+  kPageBlockOrderCapped,          // CONFIG_PAGE_BLOCK_ORDER caps pageblock_order
+  kCmaHeapDefaultRegionName,      // the default area's heap is "default_cma_region" (+ legacy name)
+  kCmaHeapPerRegion,              // one CMA heap per registered area
   kCount
 };
 
