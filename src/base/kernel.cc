@@ -88,13 +88,21 @@ unsigned Kernel::maxCmaAreas() const {
   return 8;
 }
 
-int Kernel::duplicateHeapNameErrno() const { return version.atLeast(6, 2) ? EEXIST : EINVAL; }
+int Kernel::duplicateHeapNameErrno() const {
+  return heapNameClash() == HeapNameClash::kListCheckFirst ? EINVAL : EEXIST;
+}
 
 CmaHeapEra Kernel::cmaHeapEra() const {
   if (!hasCmaHeap()) return CmaHeapEra::kNone;
   if (ruleApplies(KernelRule::kCmaHeapPerRegion, version)) return CmaHeapEra::kPerRegion;
   if (ruleApplies(KernelRule::kCmaHeapDefaultRegionName, version)) return CmaHeapEra::kDefaultNamePlusLegacy;
   return CmaHeapEra::kDefaultOnly;
+}
+
+// ---- Rules of the dma-heap core and the dma-buf ioctls (see kernel.h) ----
+
+Kernel::HeapNameClash Kernel::heapNameClash() const {
+  return version.atLeast(6, 2) ? HeapNameClash::kSysfsAtDeviceCreate : HeapNameClash::kListCheckFirst;
 }
 
 Result<KernelConfig> KernelConfig::fromFile(const std::string& path) {

@@ -107,6 +107,17 @@ struct Kernel {
   bool cmdlineCmaWinsOverDt() const { return version.atLeast(5, 7); }
   // 6.18.y/6.19 skip the DT default node during the scan ("Skipping dt linux,cma-default ...").
   bool cmdlineCmaSkipsDtNodeInScan() const { return version.atLeast(6, 19); }
+
+  // ---- Rules of the dma-heap core and the dma-buf ioctls (issue 11, the front door:
+  // ---- heap/dmabuf_ioctl.h, heap/heap_naming.h; docs/kernel-behaviour.md §1.6, §2).
+  // How dma_heap_add finds a second heap of the same name.
+  enum class HeapNameClash {
+    kListCheckFirst,     // up to 6.1: the heap list is searched before anything is created, so
+                         // the name is refused (EINVAL) before a minor is taken
+    kSysfsAtDeviceCreate,  // from 6.2: the list check moved after device_create, whose sysfs name
+                           // clash (EEXIST) comes first, after the minor was taken
+  };
+  HeapNameClash heapNameClash() const;
 };
 
 }  // namespace dmaheap

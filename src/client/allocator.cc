@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "base/backend_name.h"
+#include "client/backend_names.h"
 #include "client/capability.h"
 #include "client/embedded_component.h"
 #include "client/kernel_backend.h"
@@ -55,25 +57,9 @@ Result<std::unique_ptr<emul::HeapBackend>> makeService(const AllocatorOptions& o
 #endif
 }
 
-std::optional<Backend> parseBackend(std::string_view s) {
-  if (s.empty() || s == "auto") return Backend::kAuto;
-  if (s == "kernel") return Backend::kKernel;
-  if (s == "service") return Backend::kService;
-  if (s == "embedded") return Backend::kEmbedded;
-  return std::nullopt;
-}
-
 }  // namespace
 
-const char* backendName(Backend backend) {
-  switch (backend) {
-    case Backend::kAuto: return "auto";
-    case Backend::kKernel: return "kernel";
-    case Backend::kService: return "service";
-    case Backend::kEmbedded: return "embedded";
-  }
-  return "?";
-}
+const char* backendName(Backend backend) { return backendNameText(client::nameOf(backend)); }
 
 bool HeapDescription::has(Capability c) const {
   return std::find(capabilities.begin(), capabilities.end(), c) != capabilities.end();
@@ -124,9 +110,9 @@ Outcome<Allocator> Allocator::create(const AllocatorOptions& options) {
   Backend want = options.backend;
   if (want == Backend::kAuto) {
     if (const char* env = std::getenv("DMAHEAP_BACKEND")) {
-      auto parsed = parseBackend(env);
-      if (!parsed) return Outcome<Allocator>(code(EINVAL), std::string("DMAHEAP_BACKEND=") + env + " is not auto, kernel, service or embedded");
-      want = *parsed;
+      auto parsed = parseBackendName(env, BackendNameSource::kEnvironment);
+      if (!parsed) return failure<Allocator>(parsed.error());
+      want = client::backendOf(parsed.value());
     }
   }
   auto impl = std::make_shared<detail::AllocatorImpl>();

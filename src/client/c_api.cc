@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "client/backend_names.h"
 #include "client/capability.h"
 #include "dmaheap/allocator.h"
 
@@ -39,18 +40,9 @@ int dmaheap_allocator_create(const char* backend, dmaheap_allocator** out) {
   if (!out) return -EINVAL;
   *out = nullptr;
   dmaheap::AllocatorOptions options;
-  const std::string b = backend ? backend : "";
-  if (b.empty() || b == "auto") {
-    options.backend = dmaheap::Backend::kAuto;
-  } else if (b == "kernel") {
-    options.backend = dmaheap::Backend::kKernel;
-  } else if (b == "service") {
-    options.backend = dmaheap::Backend::kService;
-  } else if (b == "embedded") {
-    options.backend = dmaheap::Backend::kEmbedded;
-  } else {
-    return -EINVAL;
-  }
+  auto name = dmaheap::parseBackendName(backend ? backend : "", dmaheap::BackendNameSource::kApi);
+  if (!name) return -name.code();
+  options.backend = dmaheap::client::backendOf(name.value());
   auto a = dmaheap::Allocator::create(options);
   if (!a) return negErrno(a);
   auto* handle = new (std::nothrow) dmaheap_allocator{std::move(a.value()), {}};

@@ -86,20 +86,20 @@ Result<emul::AllocatedBuffer> KernelBackend::allocate(std::string_view heap, con
   return out;
 }
 
-Status KernelBackend::sync(const emul::FileKey&, int fd, uint64_t flags) {
-  uapi::BufSync s{flags};
+Status KernelBackend::runSync(const emul::FileKey&, int fd, const dmabuf::SyncRequest& request) {
+  uapi::BufSync s{request.flags};
   if (::ioctl(fd, uapi::kBufIoctlSync, &s) != 0) return sysError("DMA_BUF_IOCTL_SYNC");
   return {};
 }
 
-Status KernelBackend::setName(const emul::FileKey&, int fd, std::string_view name) {
-  const std::string n(name);
-  if (::ioctl(fd, uapi::kBufSetNameB, n.c_str()) != 0) return sysError("DMA_BUF_SET_NAME");
+Status KernelBackend::runSetName(const emul::FileKey&, int fd, const dmabuf::SetNameRequest& request) {
+  if (::ioctl(fd, uapi::kBufSetNameB, request.name.c_str()) != 0) return sysError("DMA_BUF_SET_NAME");
   return {};
 }
 
-Result<UniqueFd> KernelBackend::exportSyncFile(const emul::FileKey&, int fd, uint32_t flags) {
-  uapi::ExportSyncFile arg{flags, -1};
+Result<UniqueFd> KernelBackend::runExportSyncFile(const emul::FileKey&, int fd,
+                                                 const dmabuf::ExportSyncFileRequest& request) {
+  uapi::ExportSyncFile arg{request.flags, -1};
   if (::ioctl(fd, uapi::kBufExportSyncFile, &arg) != 0) return sysError("DMA_BUF_IOCTL_EXPORT_SYNC_FILE");
   return UniqueFd(arg.fd);
 }

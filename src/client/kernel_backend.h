@@ -24,16 +24,23 @@ class KernelBackend final : public emul::HeapBackend {
   Result<std::vector<emul::HeapInfo>> heaps() override;
   Result<emul::AllocatedBuffer> allocate(std::string_view heap, const uapi::AllocationData& request) override;
   bool owns(const emul::FileKey&) override { return false; }  // the kernel answers for itself
-  Status sync(const emul::FileKey& key, int fd, uint64_t flags) override;
-  Status setName(const emul::FileKey& key, int fd, std::string_view name) override;
-  Result<UniqueFd> exportSyncFile(const emul::FileKey& key, int fd, uint32_t flags) override;
-  bool hasSyncFileIoctls() const override { return true; }
+  // The running kernel validates for itself. The front door's checks in front of it are the
+  // rules of the newest release we model, whose version gates are all open, so nothing reaches
+  // the kernel that it would have answered differently.
+  const Kernel& kernel() const override { return kernel_; }
   bool needsLocalFd() const override { return true; }
 
   // The cached heap fd (opened O_RDONLY|O_CLOEXEC); the open's errno otherwise.
   Result<int> heapFd(std::string_view heap);
 
+ protected:
+  Status runSync(const emul::FileKey& key, int fd, const dmabuf::SyncRequest& request) override;
+  Status runSetName(const emul::FileKey& key, int fd, const dmabuf::SetNameRequest& request) override;
+  Result<UniqueFd> runExportSyncFile(const emul::FileKey& key, int fd,
+                                     const dmabuf::ExportSyncFileRequest& request) override;
+
  private:
+  Kernel kernel_;
   std::string dir_;
   std::string devicetree_;
   std::mutex mu_;

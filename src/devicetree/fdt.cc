@@ -7,6 +7,8 @@ extern "C" {
 #include <libfdt.h>
 }
 
+#include <algorithm>
+#include <climits>
 #include <cstring>
 
 namespace dmaheap::dt {
@@ -87,15 +89,34 @@ std::string Fdt::name(int node) const {
   return std::string(n, static_cast<size_t>(len));
 }
 
-std::string Fdt::path(int node) const {
-  std::vector<char> buf(4096);
-  for (int tries = 0; tries < 4; ++tries) {
-    const int err = fdt_get_path(raw(), node, buf.data(), static_cast<int>(buf.size()));
-    if (err == 0) return std::string(buf.data());
-    if (err != -FDT_ERR_NOSPACE) break;
-    buf.resize(buf.size() * 4);
+Fdt::Fdt(std::vector<uint8_t> blob) : blob_(std::move(blob)) {
+  // One walk in document order; the layout check bounded the depth (kFdtMaxDepth).
+  std::vector<int> open;  // offsets of the nodes enclosing the current one
+  int depth = 0;
+  size_t nodes = 0;
+  for (int node = 0; node >= 0 && depth >= 0; node = fdt_next_node(raw(), node, &depth)) ++nodes;
+  parents_.reserve(nodes);
+  depth = 0;
+  for (int node = 0; node >= 0; node = fdt_next_node(raw(), node, &depth)) {
+    if (depth < 0) break;
+    open.resize(static_cast<size_t>(depth));
+    parents_.emplace_back(node, open.empty() ? -1 : open.back());
+    open.push_back(node);
   }
-  return "/" + name(node);
+}
+
+int Fdt::parent(int node) const {
+  auto it = std::lower_bound(parents_.begin(), parents_.end(), std::pair<int, int>(node, INT32_MIN));
+  return it != parents_.end() && it->first == node ? it->second : -1;
+}
+
+std::string Fdt::path(int node) const {
+  if (node == 0) return "/";
+  std::vector<int> chain;
+  for (int n = node; n > 0; n = parent(n)) chain.push_back(n);
+  std::string out;
+  for (auto it = chain.rbegin(); it != chain.rend(); ++it) out += "/" + name(*it);
+  return out;
 }
 
 int Fdt::pathOffset(std::string_view path) const {

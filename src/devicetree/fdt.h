@@ -8,6 +8,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/result.h"
@@ -39,8 +40,12 @@ class Fdt {
   std::vector<int> children(int node) const;
   // Node name with unit address ("framebuffer@60000000"); "" for the root.
   std::string name(int node) const;
-  // Full path ("/reserved-memory/framebuffer@60000000").
+  // Full path ("/reserved-memory/framebuffer@60000000"). O(depth · log nodes): from the parent
+  // index made once with the object (libfdt's own fdt_get_path walks the blob from its start,
+  // which made a tree of thousands of regions quadratic).
   std::string path(int node) const;
+  // The parent's offset, -1 for the root or an offset that is not a node.
+  int parent(int node) const;
   // libfdt path lookup (matches "name" against "name@unit" like the kernel's fdt_path_offset).
   int pathOffset(std::string_view path) const;
   std::optional<Property> prop(int node, std::string_view name) const;
@@ -58,9 +63,11 @@ class Fdt {
   std::span<const uint8_t> blob() const { return blob_; }
 
  private:
-  explicit Fdt(std::vector<uint8_t> blob) : blob_(std::move(blob)) {}
+  explicit Fdt(std::vector<uint8_t> blob);
   const void* raw() const { return blob_.data(); }
   std::vector<uint8_t> blob_;
+  // Every node's (offset, parent offset), in offset order: 8 bytes per node.
+  std::vector<std::pair<int, int>> parents_;
 };
 
 // Reads `cells` big-endian 32-bit cells at `*pos` of `data` as the kernel's dt_mem_next_cell does

@@ -113,15 +113,16 @@ Status checkFdtLayout(std::span<const uint8_t> blob) {
   const uint64_t size_strings = be32(h + 32);
   const uint64_t size_struct = version >= 17 ? be32(h + 36) : (off_struct <= total ? total - off_struct : 0);
 
-  // Memory reservation map: 8-byte aligned 16-byte entries, after the header, ending with a zero
-  // entry inside the blob.
+  // Memory reservation map: 8-byte aligned 16-byte entries, after the header, ending inside the
+  // blob with an entry of size 0 (libfdt and the kernel's /memreserve/ loop stop at the size alone;
+  // entries may run on into the next block, which they then read as reservations, and so do we).
   if (off_rsvmap % 8 != 0) return bad("memory reservation map offset " + hex(off_rsvmap) + " is not 8-byte aligned");
   if (off_rsvmap < header || off_rsvmap > total) return bad("memory reservation map offset " + hex(off_rsvmap) + " is outside the blob");
   for (uint64_t at = off_rsvmap;; at += 16) {
     if (!inside(at, 16, total)) return bad("memory reservation map runs past the end of the blob");
-    bool zero = true;
-    for (int i = 0; i < 16; ++i) zero = zero && h[at + i] == 0;
-    if (zero) break;
+    bool zero_size = true;
+    for (int i = 8; i < 16; ++i) zero_size = zero_size && h[at + i] == 0;
+    if (zero_size) break;
   }
   if (off_struct % 4 != 0) return bad("structure block offset " + hex(off_struct) + " is not 4-byte aligned");
   if (off_struct < header || !inside(off_struct, size_struct, total))

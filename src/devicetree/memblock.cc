@@ -2,6 +2,7 @@
 #include "devicetree/memblock.h"
 
 #include <algorithm>
+#include <iterator>
 #include <limits>
 
 namespace dmaheap::dt {
@@ -16,45 +17,45 @@ uint64_t endOf(uint64_t base, uint64_t size) { return size > kMaxAddr - base ? k
 
 }  // namespace
 
+// Both keep `set` sorted and disjoint, in place: a binary search for the first range that can
+// touch [base, end), then only the ranges it merges with or cuts are visited. No copy of the set,
+// so thousands of regions cost O(n log n) plus element moves, not O(n^2) allocations.
 void rangeAdd(std::vector<PhysRange>* set, uint64_t base, uint64_t size) {
   if (size == 0) return;
   uint64_t b = base;
   uint64_t e = endOf(base, size);
-  std::vector<PhysRange> out;
-  out.reserve(set->size() + 1);
-  bool placed = false;
-  for (const auto& r : *set) {
-    if (r.end() < b) {
-      out.push_back(r);
-    } else if (e < r.base) {
-      if (!placed) {
-        out.push_back({b, e - b});
-        placed = true;
-      }
-      out.push_back(r);
-    } else {
-      b = std::min(b, r.base);
-      e = std::max(e, r.end());
-    }
+  // First range whose end reaches b (adjacent ranges merge, as before).
+  auto first = std::lower_bound(set->begin(), set->end(), b, [](const PhysRange& r, uint64_t v) { return r.end() < v; });
+  auto last = first;
+  while (last != set->end() && last->base <= e) {
+    b = std::min(b, last->base);
+    e = std::max(e, last->end());
+    ++last;
   }
-  if (!placed) out.push_back({b, e - b});
-  std::sort(out.begin(), out.end(), [](const PhysRange& x, const PhysRange& y) { return x.base < y.base; });
-  *set = std::move(out);
+  if (first == last) {
+    set->insert(first, PhysRange{b, e - b});
+    return;
+  }
+  *first = PhysRange{b, e - b};
+  set->erase(first + 1, last);
 }
 
 void rangeRemove(std::vector<PhysRange>* set, uint64_t base, uint64_t size) {
   if (size == 0) return;
   const uint64_t e = endOf(base, size);
-  std::vector<PhysRange> out;
-  for (const auto& r : *set) {
-    if (r.end() <= base || r.base >= e) {
-      out.push_back(r);
-      continue;
-    }
-    if (r.base < base) out.push_back({r.base, base - r.base});
-    if (r.end() > e) out.push_back({e, r.end() - e});
-  }
-  *set = std::move(out);
+  // First range that ends after base.
+  auto first = std::lower_bound(set->begin(), set->end(), base, [](const PhysRange& r, uint64_t v) { return r.end() <= v; });
+  auto last = first;
+  while (last != set->end() && last->base < e) ++last;
+  if (first == last) return;
+  const PhysRange head = *first;
+  const PhysRange tail = *(last - 1);
+  PhysRange keep[2];
+  int n = 0;
+  if (head.base < base) keep[n++] = {head.base, base - head.base};
+  if (tail.end() > e) keep[n++] = {e, tail.end() - e};
+  auto at = set->erase(first, last);
+  set->insert(at, keep, keep + n);
 }
 
 std::vector<PhysRange> rangeIntersect(const std::vector<PhysRange>& a, const std::vector<PhysRange>& b) {
@@ -111,9 +112,24 @@ bool Memblock::isAllMemory(uint64_t base, uint64_t size) const {
 }
 
 std::vector<PhysRange> Memblock::freeRanges() const {
-  std::vector<PhysRange> free = memory_;
-  for (const auto& r : nomap_) rangeRemove(&free, r.base, r.size);
-  for (const auto& r : reserved_) rangeRemove(&free, r.base, r.size);
+  // memory minus (no-map ∪ reserved), in one sweep over the three sorted sets.
+  std::vector<PhysRange> taken;
+  taken.reserve(nomap_.size() + reserved_.size());
+  std::merge(nomap_.begin(), nomap_.end(), reserved_.begin(), reserved_.end(), std::back_inserter(taken),
+             [](const PhysRange& x, const PhysRange& y) { return x.base < y.base; });
+  std::vector<PhysRange> free;
+  size_t t = 0;
+  for (const auto& m : memory_) {
+    uint64_t at = m.base;
+    const uint64_t end = m.end();
+    while (t < taken.size() && taken[t].end() <= at) ++t;
+    for (size_t i = t; i < taken.size() && taken[i].base < end; ++i) {
+      if (taken[i].base > at) free.push_back({at, taken[i].base - at});
+      at = std::max(at, taken[i].end());
+      if (at >= end) break;
+    }
+    if (at < end) free.push_back({at, end - at});
+  }
   return free;
 }
 

@@ -67,28 +67,28 @@ bool EmbeddedBackend::owns(const FileKey& key) {
   return findLocked(key) != nullptr;
 }
 
-Status EmbeddedBackend::sync(const FileKey& key, int, uint64_t flags) {
+Status EmbeddedBackend::runSync(const FileKey& key, int, const dmabuf::SyncRequest& request) {
   std::lock_guard lock(mu_);
   Buffer* b = findLocked(key);
   if (!b) return makeError(ENOTTY, "not a dma-buf of this backend");
-  return b->sync(flags);
+  return b->sync(request);
 }
 
-Status EmbeddedBackend::setName(const FileKey& key, int, std::string_view name) {
+Status EmbeddedBackend::runSetName(const FileKey& key, int, const dmabuf::SetNameRequest& request) {
   std::lock_guard lock(mu_);
   Buffer* b = findLocked(key);
   if (!b) return makeError(ENOTTY, "not a dma-buf of this backend");
-  return b->setName(name);
+  return b->setName(request);
 }
 
-Result<UniqueFd> EmbeddedBackend::exportSyncFile(const FileKey& key, int, uint32_t flags) {
+Result<UniqueFd> EmbeddedBackend::runExportSyncFile(const FileKey& key, int, const dmabuf::ExportSyncFileRequest& request) {
   std::lock_guard lock(mu_);
   Buffer* b = findLocked(key);
   if (!b) return makeError(ENOTTY, "not a dma-buf of this backend");
-  return b->exportSyncFile(flags);
+  return b->exportSyncFile(request);
 }
 
-bool EmbeddedBackend::hasSyncFileIoctls() const { return board_->registry->kernel().hasSyncFileIoctls(); }
+const Kernel& EmbeddedBackend::kernel() const { return board_->registry->kernel(); }
 
 size_t EmbeddedBackend::liveBuffers() {
   std::lock_guard lock(mu_);

@@ -26,16 +26,18 @@ class EmbeddedBackend final : public HeapBackend {
   Result<std::vector<HeapInfo>> heaps() override;
   Result<AllocatedBuffer> allocate(std::string_view heap, const uapi::AllocationData& request) override;
   bool owns(const FileKey& key) override;
-  Status sync(const FileKey& key, int fd, uint64_t flags) override;
-  Status setName(const FileKey& key, int fd, std::string_view name) override;
-  Result<UniqueFd> exportSyncFile(const FileKey& key, int fd, uint32_t flags) override;
-  bool hasSyncFileIoctls() const override;
+  const Kernel& kernel() const override;
 
   // Buffers whose holders are not all gone yet (after reaping the finished ones).
   size_t liveBuffers();
   // The buffer's name as SET_NAME left it; ENOENT if `key` is not a live buffer.
   Result<std::string> bufferName(const FileKey& key);
   const Board& board() const { return *board_; }
+
+ protected:
+  Status runSync(const FileKey& key, int fd, const dmabuf::SyncRequest& request) override;
+  Status runSetName(const FileKey& key, int fd, const dmabuf::SetNameRequest& request) override;
+  Result<UniqueFd> runExportSyncFile(const FileKey& key, int fd, const dmabuf::ExportSyncFileRequest& request) override;
 
  private:
   EmbeddedBackend(std::unique_ptr<Board> board, BufferWatcher watch)

@@ -14,8 +14,10 @@
 #include <string_view>
 #include <vector>
 
+#include "base/kernel.h"
 #include "base/result.h"
 #include "base/unique_fd.h"
+#include "heap/dmabuf_ioctl.h"
 #include "heap/uapi.h"
 
 namespace dmaheap::emul {
@@ -57,32 +59,69 @@ class HeapBackend {
   // service is gone).
   virtual Result<std::vector<HeapInfo>> heaps() = 0;
 
-  // The ALLOC ioctl after the kernel copied the caller's struct in (reference 1.3 steps 5-6):
-  // validated in the kernel's order with its errno, then the heap's errno (ENOMEM when full).
-  // ENOENT for a heap the backend does not have; ENODEV when the service is gone.
+  // The kernel whose rules the front door (heap/dmabuf_ioctl.h) applies to this backend's
+  // requests: its release decides the version gates.
+  virtual const Kernel& kernel() const = 0;
+
+  // The ALLOC ioctl after the kernel copied the caller's struct in (docs/kernel-behaviour.md
+  // §1.3 steps 5-6), passed on as it came: the owner of the heap checks what open() of the node
+  // would (ENOENT for a heap it does not have, the service's EACCES) before the ioctl's
+  // validation, and then validates with the front door (dmabuf::validateAlloc, in HeapRegistry::allocate) in the
+  // kernel's order with its errno, then the heap's errno (ENOMEM when full). ENODEV when the
+  // service is gone.
   virtual Result<AllocatedBuffer> allocate(std::string_view heap, const uapi::AllocationData& request) = 0;
 
   // True if `key` is a live buffer of this backend. Buffers whose last holder anywhere is gone
   // are forgotten (and their memory given back) no later than this call.
   virtual bool owns(const FileKey& key) = 0;
 
-  // The dma-buf ioctls on a buffer this backend owns, after the caller decoded the command and
-  // copied its argument in. ENOTTY when `key` is not one of ours. `fd` is a descriptor of the buffer in this process when the caller has one, else -1
-  // (the kernel backend needs one; the others name the buffer by `key`).
+  // The dma-buf ioctls on a buffer this backend owns. Each takes either a request the front
+  // door validated (from dmabuf::decodeBufferIoctl, as the ioctl emulator does) or the raw
+  // argument, which the front door validates first with kernel()'s rules; the backend only
+  // executes. `fd` is a descriptor of the buffer in this process when the caller has one, else
+  // -1 (the kernel and service backends need one; the embedded backend names the buffer by
+  // `key`). Executing: ENOTTY when `key` is not one of ours (embedded), ENODEV when the service
+  // is gone.
   // DMA_BUF_IOCTL_SYNC: EINVAL for unknown bits or no direction.
-  virtual Status sync(const FileKey& key, int fd, uint64_t flags) = 0;
+  Status sync(const FileKey& key, int fd, uint64_t flags) {
+    auto request = dmabuf::validateSync(flags);
+    if (!request) return request.error();
+    return runSync(key, fd, request.value());
+  }
+  Status sync(const FileKey& key, int fd, const dmabuf::SyncRequest& request) { return runSync(key, fd, request); }
   // DMA_BUF_SET_NAME: EINVAL past 31 characters (EBUSY when attached on <= 5.15 kernels).
-  virtual Status setName(const FileKey& key, int fd, std::string_view name) = 0;
-  // DMA_BUF_IOCTL_EXPORT_SYNC_FILE: a signalled fence fd (close-on-exec); EINVAL for bad flags,
-  // ENOTTY on kernels before 6.0.
-  virtual Result<UniqueFd> exportSyncFile(const FileKey& key, int fd, uint32_t flags) = 0;
+  Status setName(const FileKey& key, int fd, std::string_view name) {
+    auto request = dmabuf::validateSetName(name);
+    if (!request) return request.error();
+    return runSetName(key, fd, request.value());
+  }
+  Status setName(const FileKey& key, int fd, const dmabuf::SetNameRequest& request) {
+    return runSetName(key, fd, request);
+  }
+  // DMA_BUF_IOCTL_EXPORT_SYNC_FILE: a signalled fence fd (close-on-exec); ENOTTY on kernels
+  // before 6.0, then EINVAL for bad flags.
+  Result<UniqueFd> exportSyncFile(const FileKey& key, int fd, uint32_t flags) {
+    auto request = dmabuf::validateExportSyncFile(flags, kernel());
+    if (!request) return request.error();
+    return runExportSyncFile(key, fd, request.value());
+  }
+  Result<UniqueFd> exportSyncFile(const FileKey& key, int fd, const dmabuf::ExportSyncFileRequest& request) {
+    return runExportSyncFile(key, fd, request);
+  }
   // Whether the buffer ioctls need `fd` (a descriptor of the buffer in this process). The
   // supervisor then borrows the traced program's fd with pidfd_getfd.
   virtual bool needsLocalFd() const { return false; }
 
-  // Whether the emulated kernel has EXPORT/IMPORT_SYNC_FILE (6.0+). IMPORT needs no backend:
-  // heaps attach no fences, so importing a signalled fence changes nothing.
-  virtual bool hasSyncFileIoctls() const = 0;
+  // Whether the emulated kernel has EXPORT/IMPORT_SYNC_FILE. IMPORT needs no backend: heaps
+  // attach no fences, so importing a signalled fence changes nothing.
+  bool hasSyncFileIoctls() const { return kernel().hasSyncFileIoctls(); }
+
+ protected:
+  // The executors: called with validated requests only.
+  virtual Status runSync(const FileKey& key, int fd, const dmabuf::SyncRequest& request) = 0;
+  virtual Status runSetName(const FileKey& key, int fd, const dmabuf::SetNameRequest& request) = 0;
+  virtual Result<UniqueFd> runExportSyncFile(const FileKey& key, int fd,
+                                             const dmabuf::ExportSyncFileRequest& request) = 0;
 };
 
 }  // namespace dmaheap::emul

@@ -1,16 +1,18 @@
 // Emulation of the heap ALLOC ioctl and the dma-buf ioctls on top of a HeapBackend.
 #include "emulation/ioctl_emulator.h"
 
+#include <algorithm>
 #include <cstring>
 #include <span>
+#include <variant>
 #include <vector>
 
-#include "heap/registry.h"
+#include "heap/dmabuf_ioctl.h"
 
 namespace dmaheap::emul {
 
 Status emulateHeapIoctl(HeapBackend& backend, std::string_view heap, IoctlCall call, Caller& caller) {
-  auto plan = planHeapIoctl(call.cmd);
+  auto plan = dmabuf::planHeapIoctl(call.cmd);
   if (!plan) return plan.error();
   std::vector<uint8_t> user(plan->in_size);
   if (!user.empty()) {
@@ -18,17 +20,16 @@ Status emulateHeapIoctl(HeapBackend& backend, std::string_view heap, IoctlCall c
   }
   // A non-null span even when nothing was copied in (memcpy of 0 bytes from null is UB).
   static const uint8_t kNothing = 0;
-  std::vector<uint8_t> k = heapIoctlKernelBuffer(
+  std::vector<uint8_t> k = dmabuf::heapIoctlKernelBuffer(
       *plan, user.empty() ? std::span<const uint8_t>(&kNothing, 0) : std::span<const uint8_t>(user));
-  uapi::AllocationData request;
-  std::memcpy(&request, k.data(), sizeof request);
+  const uapi::AllocationData request = dmabuf::allocationDataOf(k);
   if (auto st = caller.stillWaiting(); !st) return st;
+  // Validated by the heap's owner with the front door, after its open-time checks.
   auto buffer = backend.allocate(heap, request);
   if (!buffer) return buffer.error();
   auto fd = caller.installFd(std::move(buffer->fd), (request.fd_flags & uapi::kOCloexec) != 0);
   if (!fd) return fd.error();  // our reference is gone with it: the backend reclaims the buffer
-  request.fd = static_cast<uint32_t>(fd.value());
-  std::memcpy(k.data(), &request, sizeof request);
+  dmabuf::storeAllocatedFd(k, static_cast<uint32_t>(fd.value()));
   if (plan->out_size > 0) {
     // As in the kernel, a failed copy-back leaves the new fd installed.
     if (auto st = caller.write(call.arg, k.data(), plan->out_size); !st) return st;
@@ -36,60 +37,58 @@ Status emulateHeapIoctl(HeapBackend& backend, std::string_view heap, IoctlCall c
   return {};
 }
 
-bool isBufferIoctl(uint32_t cmd) {
-  return cmd == uapi::kBufIoctlSync || cmd == uapi::kBufSetNameA || cmd == uapi::kBufSetNameB ||
-         cmd == uapi::kBufExportSyncFile || cmd == uapi::kBufImportSyncFile;
-}
+bool isBufferIoctl(uint32_t cmd) { return dmabuf::isBufferIoctlNumber(cmd); }
 
 namespace {
 
-Status validateSyncFileFlags(uint32_t flags) {
-  if (flags & ~static_cast<uint32_t>(uapi::kSyncRw)) return makeError(EINVAL, "unknown sync_file flag bits");
-  if ((flags & uapi::kSyncRw) == 0) return makeError(EINVAL, "a sync_file ioctl needs READ, WRITE or both");
-  return {};
-}
+// Runs one request the front door validated.
+struct Executor {
+  HeapBackend& backend;
+  const FileKey& key;
+  int local_fd;
+  IoctlCall call;
+  Caller& caller;
+  std::span<const uint8_t> fetched;  // the argument as copied in
+
+  Status operator()(const dmabuf::SyncRequest& r) { return backend.sync(key, local_fd, r); }
+  Status operator()(const dmabuf::SetNameRequest& r) { return backend.setName(key, local_fd, r); }
+  Status operator()(const dmabuf::ExportSyncFileRequest& r) {
+    auto fence = backend.exportSyncFile(key, local_fd, r);
+    if (!fence) return fence.error();
+    // The kernel installs the fd only after the copy-back succeeded; check writability first
+    // by writing the caller's own bytes back.
+    uapi::ExportSyncFile arg{};
+    std::memcpy(&arg, fetched.data(), std::min(fetched.size(), sizeof arg));
+    if (auto st = caller.write(call.arg, &arg, sizeof arg); !st) return st;
+    auto fd = caller.installFd(std::move(fence.value()), true);
+    if (!fd) return fd.error();
+    arg.fd = fd.value();
+    return caller.write(call.arg, &arg, sizeof arg);
+  }
+  Status operator()(const dmabuf::ImportSyncFileRequest& r) {
+    if (!caller.isSyncFile(r.fd)) return makeError(EINVAL, "the fd is not a sync_file");
+    return {};  // the fence is already signalled: nothing to wait for later
+  }
+};
 
 }  // namespace
 
 Status emulateBufferIoctl(HeapBackend& backend, const FileKey& key, int local_fd, IoctlCall call, Caller& caller) {
-  switch (call.cmd) {
-    case uapi::kBufIoctlSync: {
-      uapi::BufSync sync{};
-      if (auto st = caller.read(call.arg, &sync, sizeof sync); !st) return st;
-      return backend.sync(key, local_fd, sync.flags);
-    }
-    case uapi::kBufSetNameA:
-    case uapi::kBufSetNameB: {
-      // The argument is the string pointer itself; both numbers take the whole register (the
-      // size field only differs by the ABI that defined it).
-      auto name = caller.readString(call.arg, uapi::kBufNameLen);
-      if (!name) return name.error();
-      return backend.setName(key, local_fd, name.value());
-    }
-    case uapi::kBufExportSyncFile: {
-      if (!backend.hasSyncFileIoctls()) return makeError(ENOTTY, "EXPORT_SYNC_FILE exists from 6.0");
-      uapi::ExportSyncFile arg{};
-      if (auto st = caller.read(call.arg, &arg, sizeof arg); !st) return st;
-      auto fence = backend.exportSyncFile(key, local_fd, arg.flags);
-      if (!fence) return fence.error();
-      // The kernel installs the fd only after the copy-back succeeded; check writability first.
-      if (auto st = caller.write(call.arg, &arg, sizeof arg); !st) return st;
-      auto fd = caller.installFd(std::move(fence.value()), true);
-      if (!fd) return fd.error();
-      arg.fd = fd.value();
-      return caller.write(call.arg, &arg, sizeof arg);
-    }
-    case uapi::kBufImportSyncFile: {
-      if (!backend.hasSyncFileIoctls()) return makeError(ENOTTY, "IMPORT_SYNC_FILE exists from 6.0");
-      uapi::ExportSyncFile arg{};
-      if (auto st = caller.read(call.arg, &arg, sizeof arg); !st) return st;
-      if (auto st = validateSyncFileFlags(arg.flags); !st) return st;
-      if (!caller.isSyncFile(arg.fd)) return makeError(EINVAL, "the fd is not a sync_file");
-      return {};  // the fence is already signalled: nothing to wait for later
-    }
-    default:
-      return makeError(ENOTTY, "not a dma-buf ioctl");
+  // Which ioctl, and how the kernel fetches its argument (ENOTTY for unknown or not-yet numbers).
+  auto plan = dmabuf::planBufferIoctl(call.cmd, backend.kernel());
+  if (!plan) return plan.error();
+  std::vector<uint8_t> arg;
+  if (plan->fetch == dmabuf::ArgFetch::kString) {
+    auto name = caller.readString(call.arg, plan->arg_size);  // EFAULT, or EINVAL past the limit
+    if (!name) return name.error();
+    arg.assign(name->begin(), name->end());
+  } else {
+    arg.resize(plan->arg_size);
+    if (auto st = caller.read(call.arg, arg.data(), arg.size()); !st) return st;
   }
+  auto request = dmabuf::decodeBufferIoctl(call.cmd, arg, backend.kernel());
+  if (!request) return request.error();
+  return std::visit(Executor{backend, key, local_fd, call, caller, arg}, request.value());
 }
 
 }  // namespace dmaheap::emul

@@ -1,7 +1,9 @@
 // The ioctls of /dev/dma_heap nodes and dma-buf fds, emulated on a HeapBackend for a Caller.
-// The ioctl's own rules (which command numbers exist, how much is copied in and out, zero-fill,
-// when the fd is installed and when EFAULT leaks it) live here, once; request validation lives
-// in the backend (the heap core's HeapRegistry::allocate for the embedded backend).
+// Which command numbers exist, how the argument is fetched and its validation are the front
+// door's (heap/dmabuf_ioctl.h); this file moves the bytes between the caller and the front door
+// (copy in, zero-fill, copy back, when the fd is installed and when EFAULT leaks it) and hands
+// the validated request to the backend, which only executes it. ALLOC requests are validated by
+// the heap's owner (HeapBackend::allocate says why).
 #pragma once
 
 #include <cstdint>
@@ -18,13 +20,14 @@ struct IoctlCall {
   uint64_t arg = 0;  // the caller's pointer
 };
 
-// dma_heap_ioctl on the node of `heap` (reference 1.3, 1.4): EINVAL for nr >= 1; EFAULT when
-// the struct cannot be read; the backend's errno; EMFILE from the caller's fd table; EFAULT
-// when the result cannot be written back (the fd stays installed, as in the kernel).
+// dma_heap_ioctl on the node of `heap` (docs/kernel-behaviour.md §1.3, §1.4): EINVAL for
+// nr >= 1; EFAULT when the struct cannot be read; the backend's errno; EMFILE from the caller's
+// fd table; EFAULT when the result cannot be written back (the fd stays installed, as in the
+// kernel).
 Status emulateHeapIoctl(HeapBackend& backend, std::string_view heap, IoctlCall call, Caller& caller);
 
-// dma_buf_ioctl on buffer `key` (reference 2.1-2.4): SYNC, SET_NAME (both numbers), EXPORT and
-// IMPORT_SYNC_FILE; ENOTTY for every other command. `local_fd` as in HeapBackend.
+// dma_buf_ioctl on buffer `key` (docs/kernel-behaviour.md §2.1-§2.4): SYNC, SET_NAME (both
+// numbers), EXPORT and IMPORT_SYNC_FILE; ENOTTY for every other command. `local_fd` as in HeapBackend.
 Status emulateBufferIoctl(HeapBackend& backend, const FileKey& key, int local_fd, IoctlCall call, Caller& caller);
 
 // Whether `cmd` is one of the dma-buf ioctls handled above.

@@ -16,12 +16,11 @@
 
 #include "emulation/dev_namespace.h"
 #include "emulation/seccomp_filter.h"
+#include "heap/heap_naming.h"
 #include "protocol/transport.h"
 
 namespace dmaheap::emul {
 namespace {
-
-constexpr size_t kMaxHeaps = 128;
 
 // What the child tells the parent before exec, with the listener fd attached on success.
 struct ChildReport {

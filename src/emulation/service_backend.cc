@@ -1,10 +1,9 @@
 // ServiceBackend: HeapBackend over a dmaheapd connection.
 #include "emulation/service_backend.h"
 
-#include <sys/eventfd.h>
-
 #include <algorithm>
-#include <cstring>
+
+#include "heap/buffer.h"
 
 namespace dmaheap::emul {
 namespace {
@@ -81,31 +80,20 @@ bool ServiceBackend::owns(const FileKey& key) {
   return key.dev == memfd_dev_ && by_inode_.count(key.ino) != 0;
 }
 
-// The service has no SYNC request: heaps do no cache maintenance, so only the kernel's flag
-// rules remain (the same rules as Buffer::sync).
-Status ServiceBackend::sync(const FileKey&, int, uint64_t flags) {
-  if (flags & ~uapi::kSyncValidMask) return makeError(EINVAL, "unknown DMA_BUF_SYNC flag bits");
-  if ((flags & uapi::kSyncRw) == 0) return makeError(EINVAL, "DMA_BUF_SYNC needs READ, WRITE or both");
-  return {};
-}
+// The service has no SYNC request: heaps do no cache maintenance, so once the front door
+// validated the flags there is nothing left to do.
+Status ServiceBackend::runSync(const FileKey&, int, const dmabuf::SyncRequest&) { return {}; }
 
-Status ServiceBackend::setName(const FileKey&, int fd, std::string_view name) {
-  if (name.size() + 1 > uapi::kBufNameLen) {
-    return makeError(EINVAL, "name of " + std::to_string(name.size()) + " characters is longer than 31");
-  }
+Status ServiceBackend::runSetName(const FileKey&, int fd, const dmabuf::SetNameRequest& request) {
   std::lock_guard lock(mu_);
-  auto st = client_.setName(fd, std::string(name));
+  auto st = client_.setName(fd, request.name);
   if (!st) return lost(st.error());
   return {};
 }
 
-Result<UniqueFd> ServiceBackend::exportSyncFile(const FileKey&, int, uint32_t flags) {
-  if (!kernel_.hasSyncFileIoctls()) return makeError(ENOTTY, "EXPORT_SYNC_FILE exists from 6.0");
-  if (flags & ~static_cast<uint32_t>(uapi::kSyncRw)) return makeError(EINVAL, "unknown EXPORT_SYNC_FILE flag bits");
-  if ((flags & uapi::kSyncRw) == 0) return makeError(EINVAL, "EXPORT_SYNC_FILE needs READ, WRITE or both");
-  UniqueFd fence(::eventfd(1, EFD_CLOEXEC));  // signalled, like the kernel's stub fence
-  if (!fence) return makeError(errno, std::string("eventfd: ") + std::strerror(errno));
-  return fence;
+// Heaps attach no fences: the service is not asked, the fence is made here.
+Result<UniqueFd> ServiceBackend::runExportSyncFile(const FileKey&, int, const dmabuf::ExportSyncFileRequest&) {
+  return makeSignalledFence();
 }
 
 }  // namespace dmaheap::emul

@@ -28,13 +28,16 @@ class ServiceBackend final : public HeapBackend {
   Result<std::vector<HeapInfo>> heaps() override;
   Result<AllocatedBuffer> allocate(std::string_view heap, const uapi::AllocationData& request) override;
   bool owns(const FileKey& key) override;
-  Status sync(const FileKey& key, int fd, uint64_t flags) override;
-  Status setName(const FileKey& key, int fd, std::string_view name) override;
-  Result<UniqueFd> exportSyncFile(const FileKey& key, int fd, uint32_t flags) override;
-  bool hasSyncFileIoctls() const override { return kernel_.hasSyncFileIoctls(); }
+  // The release the service emulates (from its hello), default options otherwise.
+  const Kernel& kernel() const override { return kernel_; }
   bool needsLocalFd() const override { return true; }
 
   const std::string& socketPath() const { return path_; }
+
+ protected:
+  Status runSync(const FileKey& key, int fd, const dmabuf::SyncRequest& request) override;
+  Status runSetName(const FileKey& key, int fd, const dmabuf::SetNameRequest& request) override;
+  Result<UniqueFd> runExportSyncFile(const FileKey& key, int fd, const dmabuf::ExportSyncFileRequest& request) override;
 
  private:
   ServiceBackend(proto::ServiceClient client, BufferWatcher watch, std::string path, Kernel kernel)

@@ -65,29 +65,37 @@ Result<std::unique_ptr<Buffer>> Buffer::create(std::unique_ptr<PhysicalAllocatio
 }
 
 Status Buffer::setName(std::string_view name) {
-  if (name.size() + 1 > uapi::kBufNameLen) {
-    return makeError(EINVAL, "name of " + std::to_string(name.size()) + " characters is longer than 31");
-  }
-  if (kernel_.setNameBusyWhenAttached() && !attachments_.empty()) {
-    return makeError(EBUSY, "kernels up to 5.15 refuse to rename a buffer with attached devices");
-  }
-  name_ = std::string(name);
+  auto request = dmabuf::validateSetName(name);
+  if (!request) return request.error();
+  return setName(request.value());
+}
+
+Status Buffer::setName(const dmabuf::SetNameRequest& request) {
+  if (auto st = dmabuf::checkSetNameAttachments(kernel_, attachments_.size()); !st) return st;
+  name_ = request.name;
   return {};
 }
 
 Status Buffer::sync(uint64_t flags) {
-  if (flags & ~uapi::kSyncValidMask) return makeError(EINVAL, "unknown DMA_BUF_SYNC flag bits");
-  if ((flags & uapi::kSyncRw) == 0) return makeError(EINVAL, "DMA_BUF_SYNC needs READ, WRITE or both");
+  auto request = dmabuf::validateSync(flags);
+  if (!request) return request.error();
+  return sync(request.value());
+}
+
+Status Buffer::sync(const dmabuf::SyncRequest&) {
   ++sync_count_;
   return {};
 }
 
 Result<UniqueFd> Buffer::exportSyncFile(uint32_t flags) {
-  if (!kernel_.hasSyncFileIoctls()) return makeError(ENOTTY, "EXPORT_SYNC_FILE exists from 6.0");
-  if (flags & ~static_cast<uint32_t>(uapi::kSyncRw)) return makeError(EINVAL, "unknown EXPORT_SYNC_FILE flag bits");
-  if ((flags & uapi::kSyncRw) == 0) return makeError(EINVAL, "EXPORT_SYNC_FILE needs READ, WRITE or both");
-  // A signalled stub fence: an eventfd with a non-zero count polls readable, as a signalled
-  // sync_file does.
+  auto request = dmabuf::validateExportSyncFile(flags, kernel_);
+  if (!request) return request.error();
+  return exportSyncFile(request.value());
+}
+
+Result<UniqueFd> Buffer::exportSyncFile(const dmabuf::ExportSyncFileRequest&) { return makeSignalledFence(); }
+
+Result<UniqueFd> makeSignalledFence() {
   UniqueFd fence(::eventfd(1, EFD_CLOEXEC));
   if (!fence) return makeError(errno, std::string("eventfd: ") + std::strerror(errno));
   return fence;

@@ -16,6 +16,7 @@
 #include "base/kernel.h"
 #include "base/result.h"
 #include "base/unique_fd.h"
+#include "heap/dmabuf_ioctl.h"
 #include "heap/heap.h"
 
 namespace dmaheap {
@@ -55,15 +56,20 @@ class Buffer {
   int fd() const { return fd_.get(); }
   UniqueFd releaseFd() { return std::move(fd_); }
 
+  // The dma-buf ioctls. Each takes either the raw argument, which the front door
+  // (heap/dmabuf_ioctl.h) validates first, or a request the front door already validated.
   // DMA_BUF_SET_NAME: at most 31 characters (EINVAL otherwise); EBUSY while devices are attached
   // on kernels up to 5.15.
   Status setName(std::string_view name);
+  Status setName(const dmabuf::SetNameRequest& request);
   // DMA_BUF_IOCTL_SYNC: EINVAL for unknown bits or no direction. Nothing else is enforced, as
   // in the kernel (START/END pairing is not tracked).
   Status sync(uint64_t flags);
-  // DMA_BUF_IOCTL_EXPORT_SYNC_FILE: EINVAL for bad flags, ENOTTY before 6.0. Heaps attach no
+  Status sync(const dmabuf::SyncRequest& request);
+  // DMA_BUF_IOCTL_EXPORT_SYNC_FILE: ENOTTY before 6.0, EINVAL for bad flags. Heaps attach no
   // fences, so the returned fd is an already-signalled fence: it polls readable at once.
   Result<UniqueFd> exportSyncFile(uint32_t flags);
+  Result<UniqueFd> exportSyncFile(const dmabuf::ExportSyncFileRequest& request);
 
   // Simulated device attachments. attach never fails for a valid buffer; map returns the
   // device's view (one entry per segment) or: EINVAL when the importer needs one contiguous
@@ -101,6 +107,10 @@ class Buffer {
 // Creates a memfd of `size` bytes sealed against shrinking and growing, optionally populated.
 // Returns the read-write fd (close-on-exec as asked). errno of the failing call otherwise.
 Result<UniqueFd> createSealedMemfd(const char* name, uint64_t size, bool populate, bool cloexec);
+
+// The fence of an emulated sync_file: heaps attach no fences, so it is already signalled (an
+// eventfd with a non-zero count polls readable, as a signalled sync_file does). Close-on-exec.
+Result<UniqueFd> makeSignalledFence();
 
 // Reopens a memfd with another access mode (O_RDONLY, O_WRONLY or 3 = neither), the way a
 // dma-buf fd's f_mode follows the fd_flags of the allocation.

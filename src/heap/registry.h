@@ -1,8 +1,9 @@
 // HeapRegistry: the core of the framework (drivers/dma-buf/dma-heap.c). Keeps the heaps under
-// the kernel's naming rules, decodes and validates the ALLOC ioctl in the kernel's order with
-// the kernel's errno, page-aligns the length, and turns a heap's memory into a Buffer.
+// the kernel's naming rules (HeapNaming), has the ALLOC ioctl decoded and validated by the front
+// door (heap/dmabuf_ioctl.h) in the kernel's order with the kernel's errno, and turns a heap's
+// memory for the page-aligned length into a Buffer.
 //
-// Validation happens here once; heaps never repeat it. Not thread-safe for add(); allocate()
+// Validation happens in the front door once; heaps never repeat it. Not thread-safe for add(); allocate()
 // may run concurrently (heaps and the memory model lock themselves).
 #pragma once
 
@@ -16,12 +17,12 @@
 #include "base/kernel.h"
 #include "base/result.h"
 #include "heap/buffer.h"
+#include "heap/dmabuf_ioctl.h"
 #include "heap/heap.h"
+#include "heap/heap_naming.h"
 #include "heap/uapi.h"
 
 namespace dmaheap {
-
-inline constexpr size_t kMaxHeaps = 128;  // NUM_HEAP_MINORS
 
 // A registered heap: name, minor number, the implementation.
 struct HeapEntry {
@@ -31,43 +32,34 @@ struct HeapEntry {
   std::shared_ptr<Heap> heap;
 };
 
-// How the ALLOC ioctl moves data for a given command word (reference 1.3).
-struct HeapIoctlPlan {
-  size_t in_size = 0;   // bytes copied from the caller (write direction bit)
-  size_t out_size = 0;  // bytes copied back (read direction bit)
-  size_t ksize = 0;     // max(in, out, 24): the kernel's buffer size
-};
-
-// Step 1 of dma_heap_ioctl: EINVAL when _IOC_NR(cmd) >= 1 (the type byte is not checked).
-Result<HeapIoctlPlan> planHeapIoctl(uint32_t cmd);
-// The kernel buffer after copy_from_user: the caller's bytes, zero-filled up to ksize.
-std::vector<uint8_t> heapIoctlKernelBuffer(const HeapIoctlPlan& plan, std::span<const uint8_t> user_in);
+// The ALLOC ioctl's decoding lives in the front door (heap/dmabuf_ioctl.h); these names stay
+// for the callers that knew them here.
+using dmabuf::HeapIoctlPlan;
+using dmabuf::heapIoctlKernelBuffer;
+using dmabuf::planHeapIoctl;
 
 class HeapRegistry {
  public:
-  explicit HeapRegistry(const Kernel& kernel) : kernel_(kernel) {}
+  explicit HeapRegistry(const Kernel& kernel) : kernel_(kernel), naming_(kernel) {}
 
   const Kernel& kernel() const { return kernel_; }
 
-  // dma_heap_add: EINVAL for an empty name or no heap; the chosen kernel's errno for a duplicate
-  // name (EINVAL up to 6.1, EEXIST after); EBUSY past 128 heaps. The kernel log line goes to
-  // `log` when given.
+  // dma_heap_add with the naming rules of HeapNaming::add (heap/heap_naming.h): EINVAL for an
+  // empty name or no heap; the chosen kernel's errno for a duplicate name (EINVAL up to 6.1,
+  // EEXIST after); EBUSY past 128 heaps. The dma_heap log line goes to `log` when given.
   Status add(std::string name, std::shared_ptr<Heap> heap, std::string* log = nullptr);
 
   // Heaps in the kernel's list order (newest first, as list_add makes it).
   std::vector<const HeapEntry*> heaps() const;
   const HeapEntry* find(std::string_view name) const;
 
-  // dma_heap_ioctl_allocate + dma_heap_buffer_alloc on a decoded request, in the kernel's
-  // order: fd != 0, fd_flags outside O_CLOEXEC|O_ACCMODE, heap_flags != 0 -> EINVAL; length
-  // page-aligned, 0 (or wrapping) -> EINVAL; then the heap's errno. The buffer's fd carries the
-  // requested access mode and O_CLOEXEC.
+  // dma_heap_ioctl_allocate + dma_heap_buffer_alloc on a decoded request: the front door's
+  // validation (dmabuf::validateAlloc: fd, fd_flags, heap_flags, length; EINVAL) and then
+  // the validated request's execution. The buffer's fd carries the requested access mode and
+  // O_CLOEXEC.
   Result<std::unique_ptr<Buffer>> allocate(const HeapEntry& heap, const uapi::AllocationData& request) const;
-
-  // The checks allocate() makes before asking the heap (fd, fd_flags, heap_flags, length), with
-  // the same errno and order: the page-aligned length, or EINVAL. For callers that check
-  // something of their own (a service's quota) between validation and allocation.
-  Result<uint64_t> validate(const uapi::AllocationData& request) const;
+  // Executes a validated request: the heap's errno (ENOMEM when full), then the fd's.
+  Result<std::unique_ptr<Buffer>> allocate(const HeapEntry& heap, const dmabuf::AllocRequest& request) const;
 
   // The whole ioctl for an in-process caller: `arg` points at the caller's struct, whose size
   // and direction come from `cmd`. On success the new fd (owned by the caller) is written back
@@ -76,6 +68,7 @@ class HeapRegistry {
 
  private:
   Kernel kernel_;
+  HeapNaming naming_;
   std::vector<HeapEntry> entries_;  // in registration order
 };
 

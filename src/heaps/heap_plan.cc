@@ -1,7 +1,7 @@
 // Heap naming per kernel era (docs/kernel-behaviour.md §4.1).
 #include "heaps/heap_plan.h"
 
-#include <algorithm>
+#include "heap/heap_naming.h"
 
 namespace dmaheap {
 
@@ -13,26 +13,12 @@ constexpr const char* kDefaultCmaName = "default_cma_region";
 
 class Planner {
  public:
-  explicit Planner(const Kernel& kernel) : kernel_(kernel) {}
+  explicit Planner(const Kernel& kernel) : naming_(kernel) {}
 
-  // dma_heap_add: refuses an empty or duplicate name.
+  // dma_heap_add's naming rules (HeapNaming, shared with the runtime registry); the heap's own
+  // line `fail_log` + name follows the kernel's when it is refused.
   bool add(std::string name, HeapKind kind, int area, std::string note, const char* fail_log) {
-    if (name.empty()) {
-      out_.kernel_log.push_back("dma_heap: Cannot add heap without a name");
-      if (fail_log) out_.kernel_log.push_back(fail_log + name);
-      return false;
-    }
-    const bool dup = std::any_of(out_.heaps.begin(), out_.heaps.end(),
-                                 [&](const HeapPlan& h) { return h.name == name; });
-    if (dup || out_.heaps.size() >= 128) {
-      if (dup && kernel_.duplicateHeapNameErrno() == EINVAL) {
-        out_.kernel_log.push_back("dma_heap: Already registered heap named " + name);
-      } else if (dup) {
-        out_.kernel_log.push_back("sysfs: cannot create duplicate filename '/devices/virtual/dma_heap/" + name + "'");
-        out_.kernel_log.push_back("dma_heap: Unable to create device");
-      } else {
-        out_.kernel_log.push_back("dma_heap: Unable to get minor number for heap");
-      }
+    if (auto node = naming_.add(name, true, &out_.kernel_log); !node) {
       if (fail_log) out_.kernel_log.push_back(fail_log + name);
       return false;
     }
@@ -43,7 +29,7 @@ class Planner {
   HeapPlanResult take() { return std::move(out_); }
 
  private:
-  const Kernel& kernel_;
+  HeapNaming naming_;
   HeapPlanResult out_;
 };
 

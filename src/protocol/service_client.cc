@@ -29,6 +29,27 @@ Error ServiceClient::broken(Error e) {
   return e;
 }
 
+// A send failed (EPIPE, ECONNRESET): the service may have said why before it closed — a refused
+// connection gets one protocol-error frame — so read what is still queued before giving up.
+Error ServiceClient::whyClosed(Error send_error) {
+  for (int reads = 0; reads < 16; ++reads) {
+    auto frame = in_.next();
+    if (!frame) break;
+    if (frame->has_value()) {
+      Frame& f = **frame;
+      if (f.header.type != kProtocolErrorType) break;
+      auto reply = decodeReply(f.header, f.payload);
+      if (!reply) break;
+      return makeError(reply->error, "dmaheapd closed the connection: " + reply->message);
+    }
+    uint8_t buf[4096];
+    auto n = receiveWithFds(sock_.get(), buf, fds_, true);
+    if (!n || *n == 0) break;
+    in_.append(std::span<const uint8_t>(buf, *n));
+  }
+  return send_error;
+}
+
 Result<ServiceClient::Response> ServiceClient::call(const Request& request, int fd) {
   if (broken_ || !sock_) return makeError(ENOTCONN, "the connection to dmaheapd is closed");
   const MsgType type = requestType(request);
@@ -39,7 +60,7 @@ Result<ServiceClient::Response> ServiceClient::call(const Request& request, int 
   while (sent < bytes.size()) {
     auto n = sendWithFd(sock_.get(), std::span<const uint8_t>(bytes).subspan(sent),
                         sent == 0 && requestCarriesFd(type) ? fd : -1, false);
-    if (!n) return broken(n.error());
+    if (!n) return broken(whyClosed(n.error()));
     sent += *n;
   }
   for (;;) {

@@ -71,6 +71,7 @@ class ServiceClient {
   template <typename T>
   Result<T> expect(Result<Response> response);
   Error broken(Error e);
+  Error whyClosed(Error send_error);
 
   UniqueFd sock_;
   uint32_t next_id_ = 1;

@@ -26,6 +26,7 @@
 #include "protocol/protocol.h"
 #include "protocol/transport.h"
 #include "heap/buffer_watcher.h"
+#include "heap/dmabuf_ioctl.h"
 #include "service/wire_views.h"
 #include "service/holders.h"
 
@@ -122,6 +123,8 @@ struct Service::Impl {
     uint64_t bytes = 0;
   };
   std::map<uint32_t, UidUse> uid_use;
+  std::map<uint32_t, size_t> connections_of_uid;       // open connections per peer uid
+  std::set<std::pair<uint32_t, int>> refusals_logged;  // (uid, errno) refusals already logged
   uint64_t buffers_freed = 0;
   Clock::time_point started = Clock::now();
 
@@ -180,12 +183,7 @@ struct Service::Impl {
         if (errno != EAGAIN && errno != EWOULDBLOCK) log(std::string("accept: ") + std::strerror(errno));
         return;
       }
-      if (clients.size() >= options.max_clients) {
-        log("refusing a connection: " + std::to_string(options.max_clients) + " clients already connected");
-        continue;
-      }
       auto c = std::make_unique<Client>();
-      c->id = next_client_id++;
       ucred cred{};
       socklen_t len = sizeof cred;
       if (::getsockopt(sock.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
@@ -196,6 +194,18 @@ struct Service::Impl {
         // No credentials, no access: nobody's uid.
         c->creds.uid = c->creds.gid = 65534;
       }
+      if (clients.size() >= options.max_clients) {
+        refuse(sock, c->creds, EMFILE,
+               std::to_string(options.max_clients) + " clients are connected, the service's limit (max_clients)");
+        continue;
+      }
+      if (connections_of_uid[c->creds.uid] >= options.max_clients_per_uid) {
+        refuse(sock, c->creds, EUSERS,
+               "uid " + std::to_string(c->creds.uid) + " has " + std::to_string(options.max_clients_per_uid) +
+                   " connections open, the limit per user (max_clients_per_uid)");
+        continue;
+      }
+      c->id = next_client_id++;
       gid_t groups[256];
       socklen_t glen = sizeof groups;
       if (::getsockopt(sock.get(), SOL_SOCKET, SO_PEERGROUPS, groups, &glen) == 0) {
@@ -210,7 +220,19 @@ struct Service::Impl {
       c->sock = std::move(sock);
       c->epoll_mask = EPOLLIN | EPOLLRDHUP;
       if (!addToEpoll(c->sock.get(), c->id, c->epoll_mask)) continue;
+      connections_of_uid[c->creds.uid] += 1;
       clients.emplace(c->id, std::move(c));
+    }
+  }
+
+  // A connection past a limit: one protocol-error frame saying why (a fresh socket's buffer
+  // takes it without blocking), then closed. Logged once per uid and reason until that uid's
+  // connections drop below the limit again, so a client retrying in a loop cannot flood the log.
+  void refuse(UniqueFd& sock, const PeerCredentials& who, int err, const std::string& why) {
+    const auto frame = proto::encodeProtocolError(err, "connection refused: " + why);
+    (void)proto::sendWithFd(sock.get(), frame, -1, true);
+    if (refusals_logged.insert({who.uid, err}).second) {
+      log("refusing connections of uid " + std::to_string(who.uid) + " (pid " + std::to_string(who.pid) + "): " + why);
     }
   }
 
@@ -219,6 +241,12 @@ struct Service::Impl {
     if (it == clients.end()) return;
     if (!why.empty()) log(describe(*it->second) + " disconnected: " + why);
     ::epoll_ctl(epoll.get(), EPOLL_CTL_DEL, it->second->sock.get(), nullptr);
+    const uint32_t uid = it->second->creds.uid;
+    if (auto n = connections_of_uid.find(uid); n != connections_of_uid.end() && --n->second == 0) {
+      connections_of_uid.erase(n);
+    }
+    std::erase_if(refusals_logged, [uid](const auto& r) { return r.first == uid; });
+    if (clients.size() - 1 < options.max_clients) std::erase_if(refusals_logged, [](const auto& r) { return r.second == EMFILE; });
     // Unsent replies close their fds here; those buffers are freed through the watcher.
     clients.erase(it);
   }
@@ -401,25 +429,26 @@ struct Service::Impl {
       return errorReply(makeError(ENOENT, "no heap named '" + r.heap + "' (/dev/dma_heap/" + r.heap + " does not exist)"));
     }
     if (auto ok = options.access.checkOpen(heap->node_name, c.creds); !ok) return refuse(c, "access:" + heap->node_name, ok.error());
-    const uapi::AllocationData data{r.len, r.fd, r.fd_flags, r.heap_flags};
-    auto len = registry.validate(data);
+    // The ioctl's decoding and validation: the front door's, in the kernel's order and errno.
+    auto request = dmabuf::validateAlloc(uapi::AllocationData{r.len, r.fd, r.fd_flags, r.heap_flags}, registry.kernel());
     // Buffers released before this request count as released: the client may have just closed
     // one to make room (quota, heap space).
     pollWatcher();
-    if (!len) {
+    if (!request) {
       ++c.stats.refusals;
-      return errorReply(len.error());
+      return errorReply(request.error());
     }
     if (auto quota = options.access.quotaFor(c.creds.uid)) {
       const uint64_t used = uid_use.count(c.creds.uid) ? uid_use[c.creds.uid].bytes : 0;
-      if (*len > *quota || used > *quota - *len) {
+      const uint64_t len = request->len;
+      if (len > *quota || used > *quota - len) {
         return refuse(c, "quota",
                       makeError(EDQUOT, "uid " + std::to_string(c.creds.uid) + " holds " + std::to_string(used) +
                                             " bytes of its " + std::to_string(*quota) + "-byte quota; " +
-                                            std::to_string(*len) + " more do not fit"));
+                                            std::to_string(len) + " more do not fit"));
       }
     }
-    auto buffer = registry.allocate(*heap, data);
+    auto buffer = registry.allocate(*heap, request.value());
     if (!buffer) {
       ++c.stats.refusals;
       return errorReply(buffer.error());
@@ -464,7 +493,9 @@ struct Service::Impl {
   Reply handle(Client&, const proto::SetNameRequest& r, UniqueFd& fd, UniqueFd&) {
     auto b = lookup(fd.get());
     if (!b) return errorReply(b.error());
-    if (auto ok = (*b)->buffer->setName(r.name); !ok) return errorReply(ok.error());
+    auto request = dmabuf::validateSetName(r.name);
+    if (!request) return errorReply(request.error());
+    if (auto ok = (*b)->buffer->setName(request.value()); !ok) return errorReply(ok.error());
     return okReply(proto::SetNameReply{});
   }
 

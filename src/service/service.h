@@ -41,7 +41,12 @@ struct ServiceOptions {
   std::chrono::milliseconds partial_message_timeout{10000};
   // Replies waiting this long without the client reading any of them close the connection.
   std::chrono::milliseconds write_stall_timeout{10000};
+  // Connections the service keeps at once, in all and per uid, so that one user holding many
+  // idle connections cannot lock the others out. A connection past either limit is told why in
+  // a protocol-error frame (EUSERS per uid, EMFILE in all) and closed; the refused client's
+  // ServiceClient call then fails with that errno and message.
   size_t max_clients = 1024;
+  size_t max_clients_per_uid = 64;
   // Unsent replies after which the client's requests are no longer read.
   size_t max_pending_replies = 64;
   // Unsent reply bytes after which the client is disconnected.

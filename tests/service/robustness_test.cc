@@ -265,6 +265,75 @@ TEST(AccessControl, HeapModesAndQuotas) {
   EXPECT_TRUE(root.allocate("reserved", 4096).ok());
 }
 
+// One user holding every connection it may does not lock another out; the refused connection
+// is told why with its own errno (EUSERS), not "not running"; the limit frees up as connections
+// close, and the refusals are logged once.
+TEST(AccessControl, ConnectionsArePerUidLimited) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to act as another uid";
+  service::ServiceOptions o;
+  o.max_clients_per_uid = 4;
+  ServiceProcess svc(o);
+  chmod(svc.dir().c_str(), 0755);
+  const std::string path = svc.path();
+  int to_parent[2];
+  ASSERT_EQ(pipe(to_parent), 0);
+  int to_child[2];
+  ASSERT_EQ(pipe(to_child), 0);
+  const pid_t a = fork();
+  if (a == 0) {  // uid 1000: takes its four, is refused a fifth (twice), then waits
+    if (setresgid(1000, 1000, 1000) != 0 || setgroups(0, nullptr) != 0 || setresuid(1000, 1000, 1000) != 0) _exit(100);
+    std::vector<proto::ServiceClient> held;
+    for (int i = 0; i < 4; ++i) {
+      auto c = proto::ServiceClient::connect(path);
+      if (!c) _exit(10 + i);
+      held.push_back(std::move(c.value()));
+    }
+    for (int i = 0; i < 2; ++i) {
+      auto refused = proto::ServiceClient::connect(path);
+      if (refused.code() != EUSERS) _exit(20);
+      if (refused.error().message().find("uid 1000 has 4 connections open, the limit per user") == std::string::npos) _exit(21);
+    }
+    char go = 0;
+    [[maybe_unused]] auto w = write(to_parent[1], "r", 1);
+    [[maybe_unused]] auto r = read(to_child[0], &go, 1);  // the parent allocated meanwhile
+    held.pop_back();  // one closed: room for one again
+    for (int tries = 0; tries < 1000; ++tries) {
+      auto again = proto::ServiceClient::connect(path);
+      if (again) _exit(again->allocate("system", 4096) ? 0 : 31);
+      if (again.code() != EUSERS) _exit(32);
+      usleep(2000);  // the service has not seen the close yet
+    }
+    _exit(33);
+  }
+  char ready = 0;
+  ASSERT_EQ(read(to_parent[0], &ready, 1), 1);
+  // uid 0 is another user: served while uid 1000 holds all it may.
+  auto root = svc.connect();
+  auto buf = root.allocate("system", 64 * 1024);
+  EXPECT_TRUE(buf.ok());
+  ASSERT_EQ(write(to_child[1], "g", 1), 1);
+  int st = 0;
+  waitpid(a, &st, 0);
+  EXPECT_TRUE(WIFEXITED(st));
+  EXPECT_EQ(WEXITSTATUS(st), 0);
+  for (int fd : {to_parent[0], to_parent[1], to_child[0], to_child[1]}) close(fd);
+  EXPECT_EQ(count(svc.log(), "refusing connections of uid 1000"), 1u) << svc.log();
+}
+
+// The service's overall limit has an errno of its own too (EMFILE).
+TEST(AccessControl, TheOverallConnectionLimitSaysSo) {
+  service::ServiceOptions o;
+  o.max_clients = 3;
+  ServiceProcess svc(o);
+  std::vector<proto::ServiceClient> held;
+  for (int i = 0; i < 3; ++i) held.push_back(svc.connect());
+  auto refused = proto::ServiceClient::connect(svc.path());
+  EXPECT_EQ(refused.code(), EMFILE);
+  EXPECT_NE(refused.error().message().find("3 clients are connected, the service's limit (max_clients)"), std::string::npos)
+      << refused.error().message();
+  EXPECT_TRUE(held[0].listHeaps().ok());
+}
+
 TEST(AccessConfig, ParsesAndRefusesBadLines) {
   auto c = service::AccessConfig::parse("heap system owner=0 group=44 mode=0640\nquota * 1G\nquota 1000 64M\n");
   ASSERT_TRUE(c.ok());

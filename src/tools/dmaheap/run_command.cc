@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <memory>
 
+#include "base/backend_name.h"
 #include "emulation/embedded_backend.h"
 #include "emulation/runner.h"
 #include "emulation/service_backend.h"
@@ -19,18 +20,17 @@ constexpr const char* kUsage =
 // auto: the running dmaheapd when no board option asks for a board of our own, else embedded.
 Result<std::unique_ptr<emul::HeapBackend>> makeBackend(const Args& args) {
   const std::string* which = args.option("--backend");
-  const std::string mode = which ? *which : "auto";
-  if (mode != "auto" && mode != "embedded" && mode != "service") {
-    return makeError(EINVAL, "--backend must be auto, embedded or service");
-  }
+  auto parsed = which ? parseBackendName(*which, BackendNameSource::kRunOption) : Result<BackendName>(BackendName::kAuto);
+  if (!parsed) return parsed.error();
+  const BackendName mode = parsed.value();
   const BoardOptions board_options = boardOptionsFrom(args);
   const bool wants_board = !board_options.dtb.empty() || !board_options.kernel.empty() ||
                            !board_options.kernel_config.empty() || !board_options.cmdline.empty();
-  if (mode == "service" || (mode == "auto" && !wants_board)) {
+  if (mode == BackendName::kService || (mode == BackendName::kAuto && !wants_board)) {
     const std::string* socket = args.option("--socket");
     auto service = emul::ServiceBackend::connect(socket ? *socket : proto::defaultSocketPath());
     if (service) return std::unique_ptr<emul::HeapBackend>(std::move(service.value()));
-    if (mode == "service") {
+    if (mode == BackendName::kService) {
       return makeError(service.code(), "no dmaheapd service at " +
                                            (socket ? *socket : proto::defaultSocketPath()) + ": " +
                                            service.error().message());

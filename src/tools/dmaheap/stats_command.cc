@@ -1,5 +1,6 @@
 // dmaheap stats: the running service's accounting: per heap, per buffer (with the processes
 // holding it), per client and per uid.
+#include <cerrno>
 #include <fcntl.h>
 
 #include <algorithm>
@@ -124,8 +125,15 @@ int runStats(const std::vector<std::string>& argv) {
   const std::string path = args->option("--socket") ? *args->option("--socket") : proto::defaultSocketPath();
   auto client = proto::ServiceClient::connect(path, "dmaheap stats");
   if (!client) {
-    std::fprintf(stderr, "dmaheap stats: %s: dmaheapd is not running at %s (%s)\n", errnoName(client.code()).c_str(),
-                 path.c_str(), client.error().message().c_str());
+    // Only a socket nobody listens on means the service is not running; a service that answered
+    // and refused (EUSERS, EMFILE, EPROTONOSUPPORT) says why itself.
+    const int code = client.code();
+    if (code == ENOENT || code == ECONNREFUSED) {
+      std::fprintf(stderr, "dmaheap stats: %s: dmaheapd is not running at %s (%s)\n", errnoName(code).c_str(),
+                   path.c_str(), client.error().message().c_str());
+    } else {
+      std::fprintf(stderr, "dmaheap stats: %s: %s\n", errnoName(code).c_str(), client.error().message().c_str());
+    }
     return kExitFailure;
   }
   auto stats = client->stats(!args->has("--no-holders"));
