@@ -2,7 +2,7 @@
 // recorded into Diagnostics. The replay (memory_scan, reserved_scan, reserved_handlers,
 // cma_declare, cma_activation) records a DiagEvent when something a person should act on
 // happens to a node; it never writes a message. Every event names one catalogue row: its stable
-// code (the command-line contract: never renamed), its severity, the message and the fix
+// code (docs/cli.md: never renamed), its severity, the message and the fix
 // as templates. docs/diagnostics.md lists every code; tests/devicetree/diagnostics_test.cc fails
 // when the two disagree.
 #pragma once
