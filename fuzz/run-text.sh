@@ -22,6 +22,9 @@ for t in "${targets[@]}"; do
     kconfig) sources=(src/base/kernel.cc) ;;
     cmdline) sources=(src/devicetree/plan.cc src/devicetree/fdt.cc src/devicetree/fdt_layout.cc
                       src/devicetree/loader.cc src/devicetree/memblock.cc src/heaps/heap_plan.cc
+                      src/devicetree/boot_state.cc src/devicetree/memory_scan.cc src/devicetree/reserved_scan.cc
+                      src/devicetree/reserved_handlers.cc src/devicetree/cma_declare.cc
+                      src/devicetree/cma_activation.cc src/devicetree/diagnostics_catalogue.cc src/heap/heap_naming.cc
                       src/base/kernel.cc src/base/size.cc src/base/errno_name.cc) ;;
     *) echo "fuzz: unknown target $t (workload, kconfig, cmdline)"; exit 2 ;;
   esac

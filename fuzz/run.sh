@@ -15,10 +15,13 @@ flags=(-std=c++20 -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-saniti
        -fno-omit-frame-pointer -Isrc -Wall -Wextra -Werror -Wno-missing-field-initializers)
 sources=(src/base/size.cc src/base/kernel.cc src/base/errno_name.cc
          src/devicetree/fdt.cc src/devicetree/fdt_layout.cc src/devicetree/loader.cc src/devicetree/memblock.cc src/devicetree/plan.cc
+         src/devicetree/boot_state.cc src/devicetree/memory_scan.cc src/devicetree/reserved_scan.cc
+         src/devicetree/reserved_handlers.cc src/devicetree/cma_declare.cc src/devicetree/cma_activation.cc
+         src/devicetree/diagnostics_catalogue.cc src/heap/heap_naming.cc
          src/heaps/heap_plan.cc src/dtcheck/report.cc src/dtcheck/svg.cc fuzz/dt_fuzz.cc)
 # A changed header rebuilds everything (the objects have no dependency tracking).
 stamp=$out/obj/.stamp
-for h in src/devicetree/*.h src/dtcheck/*.h src/base/*.h src/heaps/heap_plan.h; do
+for h in src/devicetree/*.h src/dtcheck/*.h src/base/*.h src/heaps/heap_plan.h src/heap/heap_naming.h; do
   if [[ ! -f $stamp || $h -nt $stamp ]]; then rm -f "$out"/obj/*.o; break; fi
 done
 touch "$stamp"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every test: the unit tests (plain and under ASan+UBSan), then the suites that run the tools
-# on real inputs. Each suite is a script that exits non-zero on failure; the last line sums up.
+# on real inputs, and the lints. Each suite is a script that exits non-zero on failure; the last line sums up.
 set -uo pipefail
 build=${1:-build}
 asan=${2:-build-asan}
@@ -25,6 +25,7 @@ run() {
 run "unit tests" ctest --test-dir "$build" --output-on-failure -j2 --timeout 600
 run "unit tests under ASan+UBSan" env ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir "$asan" --output-on-failure -j2 --timeout 900
+run "kernel-rules lint" scripts/lint-kernel-rules.sh
 for suite in tests/suites/*.sh; do
   [[ -x "$suite" ]] || continue
   run "$(basename "$suite" .sh)" "$suite" "$build"

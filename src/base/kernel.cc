@@ -2,6 +2,7 @@
 #include "base/kernel.h"
 
 #include <charconv>
+#include <iterator>
 #include <fstream>
 #include <sstream>
 
@@ -61,25 +62,29 @@ unsigned Kernel::pageblockOrder() const {
     const unsigned pmd_order = config.page_shift - 3;
     order = std::min(pmd_order, maxOrder());
   }
-  if (version.atLeast(6, 16)) order = std::min(order, config.page_block_order_cap);
+  if (ruleApplies(KernelRule::kPageBlockOrderCapped, version)) order = std::min(order, config.page_block_order_cap);
   return order;
 }
 
 uint64_t Kernel::cmaMinAlignmentBytes() const {
-  if (!version.atLeast(5, 19)) {
+  if (!ruleApplies(KernelRule::kCmaAlignmentIsPageblock, version)) {
     return pageSize() << std::max(maxOrder(), pageblockOrder());
   }
   return pageblockBytes();
 }
 
-unsigned Kernel::maxReservedRegions() const { return version.atLeast(5, 7) ? 64 : 32; }
+unsigned Kernel::maxReservedRegions() const {
+  return ruleApplies(KernelRule::kReservedRegions64, version) ? 64 : 32;
+}
 
 unsigned Kernel::maxCmaAreas() const {
   // Up to 6.2 the array had one slot more than CONFIG_CMA_AREAS (the "+1 for the global area";
-  // Debian's 6.1 sets CMA_AREAS=19 for 20 slots); from 6.3 CONFIG_CMA_AREAS is the count [I].
-  if (config.cma_areas_set) return version.atLeast(6, 3) ? config.cma_areas : config.cma_areas + 1;
+  // Debian's 6.1 sets CMA_AREAS=19 for 20 slots); from 6.3 CONFIG_CMA_AREAS is the count (docs/kernel-behaviour.md §6.1).
+  if (config.cma_areas_set) {
+    return ruleApplies(KernelRule::kCmaAreasExactCount, version) ? config.cma_areas : config.cma_areas + 1;
+  }
   // Kconfig default: 7 (+1 slot for the default area) without NUMA, 19 (+1) with NUMA from 5.9.
-  if (config.numa && version.atLeast(5, 9)) return 20;
+  if (config.numa && ruleApplies(KernelRule::kCmaAreasNumaDefault, version)) return 20;
   return 8;
 }
 
@@ -89,8 +94,8 @@ int Kernel::duplicateHeapNameErrno() const {
 
 CmaHeapEra Kernel::cmaHeapEra() const {
   if (!hasCmaHeap()) return CmaHeapEra::kNone;
-  if (version.atLeast(6, 19)) return CmaHeapEra::kPerRegion;
-  if (version.atLeast(6, 17)) return CmaHeapEra::kDefaultNamePlusLegacy;
+  if (ruleApplies(KernelRule::kCmaHeapPerRegion, version)) return CmaHeapEra::kPerRegion;
+  if (ruleApplies(KernelRule::kCmaHeapDefaultRegionName, version)) return CmaHeapEra::kDefaultNamePlusLegacy;
   return CmaHeapEra::kDefaultOnly;
 }
 
@@ -192,5 +197,113 @@ Result<KernelConfig> KernelConfig::fromText(std::string_view text) {
   c.cma = has_cma && dma_cma;
   return c;
 }
+
+}  // namespace dmaheap
+
+// ================================================================================================
+// Named release rules (issue 11, deliverable 3): the table behind KernelRule.
+// ================================================================================================
+namespace dmaheap {
+namespace {
+
+constexpr KernelVersion R(int major, int minor) { return KernelVersion::of(major, minor); }
+constexpr KernelVersion kNone = KernelVersion::of(0, 0);
+
+// since, until (inclusive) or open-ended; docs/kernel-behaviour.md sections in the doc lines.
+constexpr KernelRuleInfo kRules[] = {
+    {KernelRule::kMemoryScanRootChildrenOnly, "memory-scan-root-children-only", R(5, 17), kNone, true,
+     "up to 5.16 every node with device_type = \"memory\" counts, from 5.17 only root children (§5.1)"},
+    {KernelRule::kRmemContainerByPath, "rmem-container-by-path", R(5, 10), kNone, true,
+     "from 5.10 /reserved-memory is found by path; before, a root child named exactly reserved-memory (§5.2)"},
+    {KernelRule::kRmemEarlyLateSplit, "rmem-early-late-split", R(6, 12), kNone, true,
+     "the scan is split into an early (dynamic) and a late (static) phase; in 6.12.y stable too (§5.7)"},
+    {KernelRule::kNomapMarksMemblock, "nomap-marks-memblock", R(5, 12), kNone, true,
+     "no-map marks the range MEMBLOCK_NOMAP; up to 5.11 it is memblock_remove'd (§5.3)"},
+    {KernelRule::kNomapRefusesReserved, "nomap-refuses-reserved", R(5, 13), kNone, true,
+     "a no-map range that is already reserved fails with EBUSY (§5.3)"},
+    {KernelRule::kNomapRefusesReservedInRamOnly, "nomap-refuses-reserved-in-ram-only", R(5, 16), kNone, true,
+     "the EBUSY check applies only when the range also overlaps memory (§5.3)"},
+    {KernelRule::kRmemAllocInRangeBottomUp, "rmem-alloc-in-range-bottom-up", R(6, 3), kNone, true,
+     "a dynamic region is allocated bottom-up when a reservation touches the start of its range (§5.3)"},
+    {KernelRule::kRmemAllocFailLogsSize, "rmem-alloc-fail-logs-size", R(5, 10), kNone, true,
+     "the \"failed to allocate memory for node\" line names the size in MiB (§5.3)"},
+    {KernelRule::kRmemSummaryLine, "rmem-summary-line", R(6, 3), kNone, true,
+     "each initialised or unhandled region gets a \"base..end (N KiB) map reusable name\" line (§5.5)"},
+    {KernelRule::kRmemHandlerNotMineEnodev, "rmem-handler-not-mine-enodev", R(7, 1), kNone, true,
+     "a handler answers -ENODEV for a node that is not its own (was -EINVAL); a real error of an "
+     "earlier handler is kept; no-map memory of a refused node stays carved out (§5.5)"},
+    {KernelRule::kRmemFirstRegPairOnly, "rmem-first-reg-pair-only", R(7, 1), kNone, true,
+     "only the first <base size> pair of reg is reserved, with a log line naming the count (§5.3)"},
+    {KernelRule::kRmemInvalidRegLogged, "rmem-invalid-reg-logged", R(5, 3), R(7, 0), false,
+     "an invalid reg length prints \"invalid reg property\" (twice with the early/late split) (§5.3)"},
+    {KernelRule::kRmemScanSkipsCmaDefault, "rmem-scan-skips-cma-default", R(6, 19), R(7, 0), false,
+     "with cma= the scan skips a linux,cma-default node outright (6.18.y backport too) (§6.4)"},
+    {KernelRule::kCmaValidateHook, "cma-validate-hook", R(7, 1), kNone, true,
+     "the CMA handler's validate hook runs during the scan and rejects the cma= overridden default "
+     "node (EBUSY), printing from kernel/dma/contiguous.c (§6.4)"},
+    {KernelRule::kCmaCmdlineBypassesDtDefault, "cma-cmdline-bypasses-dt-default", R(5, 7), R(7, 0), false,
+     "with cma= rmem_cma_setup bypasses a linux,cma-default node (EBUSY); before 5.7 the node wins (§6.2, §6.4)"},
+    {KernelRule::kRestrictedDmaPool, "restricted-dma-pool", R(5, 15), kNone, true,
+     "the restricted-dma-pool handler (CONFIG_DMA_RESTRICTED_POOL) exists (§5.8)"},
+    {KernelRule::kCmaLogNamesNode, "cma-log-names-node", R(6, 6), R(6, 14), false,
+     "cma_declare_contiguous lines end with \" on node -1\" (§6.5)"},
+    {KernelRule::kCmaFixedBaseChecked, "cma-fixed-base-checked", R(6, 0), kNone, true,
+     "a fixed base is refused when misaligned or when it ends above the limit (§6.5)"},
+    {KernelRule::kCmaDefaultPrefersAbove4G, "cma-default-prefers-above-4g", R(5, 10), kNone, true,
+     "the default area is first tried above 4 GiB when RAM reaches that far (§6.5)"},
+    {KernelRule::kCmaDeclareReportsFailure, "cma-declare-reports-failure", R(6, 15), kNone, true,
+     "the cma_declare_contiguous_nid wrapper prints \"Failed to reserve\" for every failure (§6.5)"},
+    {KernelRule::kCmaMultiRange, "cma-multi-range", R(6, 15), kNone, true,
+     "areas are multi-range: zones are checked by cma_validate_zones, an area straddling the end of "
+     "RAM no longer WARNs, the Oops is in init_cma_reserved_pageblock (§6.6, §6.7)"},
+    {KernelRule::kCmaActivationStopsOnFailure, "cma-activation-stops-on-failure", R(5, 3), R(5, 8), false,
+     "an area that cannot be activated stops the activation of every later area (§6.6)"},
+    {KernelRule::kZoneDmaFixed1G, "zone-dma-fixed-1g", R(5, 5), R(5, 10), false,
+     "arm64 has ZONE_DMA for the first GiB and ZONE_DMA32 up to 4 GiB (§6.6)"},
+    {KernelRule::kZoneDmaFromDt, "zone-dma-from-dt", R(5, 11), kNone, true,
+     "arm64 sizes ZONE_DMA from the tree: one zone below 4 GiB, none when RAM starts above (§6.6)"},
+    {KernelRule::kCmaWarnRelease6_1, "cma-warn-release-6.1", R(6, 1), R(6, 1), false,
+     "6.1 as recorded: WARN at mm/cma.c:110 (outside) / :113 (straddling), ESR 0x96000006 (§6.7)"},
+    {KernelRule::kCmaWarnRelease6_12, "cma-warn-release-6.12", R(6, 12), R(6, 12), false,
+     "6.12 as recorded: WARN at mm/cma.c:106 (outside) / :109 (straddling) (§6.7)"},
+    {KernelRule::kCmaWarnRelease7_2, "cma-warn-release-7.2", R(7, 2), R(7, 2), false,
+     "7.2 as recorded: WARN at mm/cma.c:129 in cma_validate_zones (§6.7)"},
+    {KernelRule::kWarnFormat7, "warn-format-7", R(7, 0), kNone, true,
+     "the 7.x WARNING line (\"at FUNC, CPU#0: swapper/0/1\") and Oops line (\"[#1]  SMP\") formats (§6.7)"},
+    {KernelRule::kReservedRegions64, "reserved-regions-64", R(5, 7), kNone, true,
+     "MAX_RESERVED_REGIONS is 64; up to 5.6 it is 32 (§5.4)"},
+    {KernelRule::kCmaAreasNumaDefault, "cma-areas-numa-default", R(5, 9), kNone, true,
+     "with NUMA, CONFIG_CMA_AREAS defaults to 19 (20 slots); else 7 (8 slots) (§6.1)"},
+    {KernelRule::kCmaAreasExactCount, "cma-areas-exact-count", R(6, 3), kNone, true,
+     "CONFIG_CMA_AREAS is the number of slots; up to 6.2 there is one more for the global area (§6.1)"},
+    {KernelRule::kCmaAlignmentIsPageblock, "cma-alignment-is-pageblock", R(5, 19), kNone, true,
+     "CMA_MIN_ALIGNMENT_BYTES is one pageblock; up to 5.18 max(MAX_ORDER-1, pageblock_order) pages (§6.1)"},
+    {KernelRule::kPageBlockOrderCapped, "page-block-order-capped", R(6, 16), kNone, true,
+     "CONFIG_PAGE_BLOCK_ORDER caps pageblock_order (§6.1)"},
+    {KernelRule::kCmaHeapDefaultRegionName, "cma-heap-default-region-name", R(6, 17), kNone, true,
+     "the default CMA area's heap is \"default_cma_region\" (plus the area's name with "
+     "CONFIG_DMABUF_HEAPS_CMA_LEGACY up to 6.18) (§4.1)"},
+    {KernelRule::kCmaHeapPerRegion, "cma-heap-per-region", R(6, 19), kNone, true,
+     "every registered CMA area gets its own heap, besides default_cma_region (§4.1)"},
+};
+static_assert(std::size(kRules) == static_cast<size_t>(KernelRule::kCount), "one row per KernelRule");
+
+constexpr bool rowsInEnumOrder() {
+  for (size_t i = 0; i < std::size(kRules); ++i)
+    if (static_cast<size_t>(kRules[i].rule) != i) return false;
+  return true;
+}
+static_assert(rowsInEnumOrder(), "kRules rows are in KernelRule order");
+
+}  // namespace
+
+const KernelRuleInfo* kernelRuleTable(size_t* count) {
+  *count = std::size(kRules);
+  return kRules;
+}
+
+const KernelRuleInfo& kernelRuleInfo(KernelRule rule) { return kRules[static_cast<size_t>(rule)]; }
+
+bool ruleApplies(KernelRule rule, KernelVersion v) { return kernelRuleInfo(rule).appliesTo(v); }
 
 }  // namespace dmaheap

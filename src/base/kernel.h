@@ -42,7 +42,7 @@ class KernelVersion {
   int minor_;
 };
 
-// Which CMA areas become heaps (reference 4.1).
+// Which CMA areas become heaps (docs/kernel-behaviour.md §4.1).
 enum class CmaHeapEra {
   kNone,               // before 5.6: no DMA-BUF heaps at all
   kDefaultOnly,        // 5.6-6.16: the default area, named after the area
@@ -83,7 +83,7 @@ struct Kernel {
   uint64_t pageSize() const { return uint64_t{1} << config.page_shift; }
   // MAX_ORDER-1 in the old sense: the largest buddy order (10 with 4 KiB pages).
   unsigned maxOrder() const { return 10; }
-  // pageblock_order (reference 6.1): HUGETLB_PAGE_ORDER when hugetlb is on (PMD order, 9 with
+  // pageblock_order (docs/kernel-behaviour.md §6.1): HUGETLB_PAGE_ORDER when hugetlb is on (PMD order, 9 with
   // 4 KiB pages), else maxOrder(); capped by CONFIG_PAGE_BLOCK_ORDER from 6.16.
   unsigned pageblockOrder() const;
   uint64_t pageblockBytes() const { return pageSize() << pageblockOrder(); }
@@ -119,5 +119,74 @@ struct Kernel {
   };
   HeapNameClash heapNameClash() const;
 };
+
+}  // namespace dmaheap
+
+// ================================================================================================
+// Named release rules of the device-tree, CMA and memory model (issue 11, deliverable 3).
+// Every fact of those parts that changed between releases is one row of the table in kernel.cc:
+// a name, the first release it applies to, the last one (or none: still true), and a doc line.
+// Code asks `kernel.applies(KernelRule::kX)`; no other file compares versions
+// (scripts/lint-kernel-rules.sh enforces that). Sections: docs/kernel-behaviour.md §5 and §6.
+// ================================================================================================
+namespace dmaheap {
+
+enum class KernelRule {
+  kMemoryScanRootChildrenOnly,    // /memory nodes are looked for among the root's children only
+  kRmemContainerByPath,           // /reserved-memory is found by path, not by exact child name
+  kRmemEarlyLateSplit,            // the reserved-memory scan runs as an early and a late phase
+  kNomapMarksMemblock,            // no-map marks memblock NOMAP instead of removing the range
+  kNomapRefusesReserved,          // no-map fails (EBUSY) on a range that is already reserved
+  kNomapRefusesReservedInRamOnly, // ... and only when the range also overlaps RAM
+  kRmemAllocInRangeBottomUp,      // dynamic allocation goes bottom-up next to a neighbour
+  kRmemAllocFailLogsSize,         // "failed to allocate memory for node" names the size
+  kRmemSummaryLine,               // one "base..end (N KiB) map|nomap ..." line per region
+  kRmemHandlerNotMineEnodev,      // a handler's "not my node" is -ENODEV (was -EINVAL)
+  kRmemFirstRegPairOnly,          // only the first <base size> pair of reg is reserved
+  kRmemInvalidRegLogged,          // an invalid reg length is logged by the scan
+  kRmemScanSkipsCmaDefault,       // with cma=, the scan itself skips a linux,cma-default node
+  kCmaValidateHook,               // the CMA handler's validate hook rejects the node during the scan
+  kCmaCmdlineBypassesDtDefault,   // with cma=, rmem_cma_setup bypasses linux,cma-default
+  kRestrictedDmaPool,             // the restricted-dma-pool handler exists
+  kCmaLogNamesNode,               // cma_declare_contiguous lines end with " on node -1"
+  kCmaFixedBaseChecked,           // a fixed cma= base is checked for alignment and limit
+  kCmaDefaultPrefersAbove4G,      // the default area is placed above 4 GiB when RAM allows
+  kCmaDeclareReportsFailure,      // the _nid wrapper adds its own "Failed to reserve" line
+  kCmaMultiRange,                 // CMA areas are multi-range (cma_validate_zones, no WARN at the edge)
+  kCmaActivationStopsOnFailure,   // the first area that cannot be activated stops the rest
+  kZoneDmaFixed1G,                // arm64 ZONE_DMA is the first GiB (plus ZONE_DMA32 to 4 GiB)
+  kZoneDmaFromDt,                 // arm64 zone limits come from the tree (one DMA zone below 4 GiB)
+  kCmaWarnRelease6_1,             // releases whose recorded WARN/Oops details we replay
+  kCmaWarnRelease6_12,
+  kCmaWarnRelease7_2,
+  kWarnFormat7,                   // the 7.x WARNING/Oops line format
+  // Behind the named accessors of Kernel above (pageblockOrder, cmaMinAlignmentBytes, ...).
+  kReservedRegions64,             // MAX_RESERVED_REGIONS is 64 (was 32)
+  kCmaAreasNumaDefault,           // CONFIG_CMA_AREAS defaults to 19 (+1) with NUMA
+  kCmaAreasExactCount,            // CONFIG_CMA_AREAS is the slot count (no +1 for the global area)
+  kCmaAlignmentIsPageblock,       // CMA_MIN_ALIGNMENT_BYTES is one pageblock (was max(MAX_ORDER-1, pageblock))
+  kPageBlockOrderCapped,          // CONFIG_PAGE_BLOCK_ORDER caps pageblock_order
+  kCmaHeapDefaultRegionName,      // the default area's heap is "default_cma_region" (+ legacy name)
+  kCmaHeapPerRegion,              // one CMA heap per registered area
+  kCount
+};
+
+// One row: the rule applies to releases since..until, both inclusive; open_ended: no last release.
+struct KernelRuleInfo {
+  KernelRule rule;
+  const char* name;
+  KernelVersion since;
+  KernelVersion until;
+  bool open_ended;
+  const char* doc;
+  constexpr bool appliesTo(KernelVersion v) const { return since <= v && (open_ended || v <= until); }
+};
+
+// The whole table, in enum order (for tests and documentation).
+const KernelRuleInfo* kernelRuleTable(size_t* count);
+const KernelRuleInfo& kernelRuleInfo(KernelRule rule);
+// True if `rule` holds for release `v`.
+bool ruleApplies(KernelRule rule, KernelVersion v);
+inline bool ruleApplies(KernelRule rule, const Kernel& kernel) { return ruleApplies(rule, kernel.version); }
 
 }  // namespace dmaheap

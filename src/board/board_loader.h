@@ -12,7 +12,7 @@
 namespace dmaheap {
 
 struct BoardOptions {
-  std::string dtb;            // "" = the built-in default board (DESIGN.md)
+  std::string dtb;            // "" = the built-in default board (README.md)
   std::string kernel;         // "" = the default version (6.18)
   std::string kernel_config;  // "" = the Debian-like default configuration
   std::string cmdline;        // kernel command line, e.g. "cma=128M"

@@ -14,7 +14,7 @@ namespace dmaheap::dt {
 
 enum class Severity { kError, kWarning, kNote };
 
-// One finding about a node. `code` is one of the stable codes of DESIGN.md (never renamed).
+// One finding about a node. `code` is one of the stable codes of docs/diagnostics.md (never renamed).
 struct Diagnostic {
   Severity severity = Severity::kError;
   std::string code;                     // e.g. "cma-not-reusable"

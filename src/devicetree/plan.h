@@ -1,5 +1,5 @@
 // The device-tree rules: what a chosen kernel (version + .config) makes of a tree's /memory,
-// /memreserve/ and /reserved-memory, plus `cma=`, as a BoardPlan (reference sections 5 and 6).
+// /memreserve/ and /reserved-memory, plus `cma=`, as a BoardPlan (docs/kernel-behaviour.md §5 and §6).
 // Pure functions over plain data: no globals, every call builds its own model.
 #pragma once
 
@@ -40,7 +40,7 @@ Result<BoardPlan> planFromBlob(std::span<const uint8_t> blob, const Kernel& kern
 // Applies the rules to an already validated tree.
 BoardPlan planFromFdt(const Fdt& fdt, const Kernel& kernel, std::string_view cmdline);
 
-// The built-in default board of DESIGN.md: 2 GiB of RAM at 0x40000000, no reserved-memory, so
+// The built-in default board (README.md, "Heaps on a laptop"): 2 GiB of RAM at 0x40000000, no reserved-memory, so
 // only the `cma=` or Kconfig (CMA_SIZE_MBYTES) default area "reserved", placed top-down below the
 // DMA limit.
 BoardPlan planDefaultBoard(const Kernel& kernel, std::string_view cmdline);

@@ -1,5 +1,5 @@
 // dt-check reports: a BoardPlan plus the heaps its kernel creates, rendered as text for people,
-// JSON for scripts (the DESIGN.md fields) and an SVG map of the physical address space.
+// JSON for scripts (the fields of docs/cli.md) and an SVG map of the physical address space.
 #pragma once
 
 #include <optional>

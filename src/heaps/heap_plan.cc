@@ -1,4 +1,4 @@
-// Heap naming per kernel era (reference 4.1).
+// Heap naming per kernel era (docs/kernel-behaviour.md §4.1).
 #include "heaps/heap_plan.h"
 
 #include "heap/heap_naming.h"

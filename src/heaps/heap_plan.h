@@ -1,4 +1,4 @@
-// Which /dev/dma_heap nodes a kernel creates from its CMA areas (reference 4.1), as plain data.
+// Which /dev/dma_heap nodes a kernel creates from its CMA areas (docs/kernel-behaviour.md §4.1), as plain data.
 // Both the board assembler (which then creates the heaps) and dt-check (which prints them) use it.
 #pragma once
 

@@ -1,0 +1,78 @@
+// CMA activation in the boot replay (docs/kernel-behaviour.md §6.6, §6.7).
+#include "devicetree/cma_activation.h"
+
+namespace dmaheap::dt {
+
+void CmaActivation::crash(CmaArea& a, bool partly) {
+  plan_.kernel_crashes = !no_memory_;
+  a.activated = false;
+  std::vector<std::string> logs;
+  // Observed (oracle): wholly outside RAM WARNs on 6.1 (mm/cma.c:110), 6.12 (:106) and 7.2
+  // (cma_validate_zones, :129); straddling the end of RAM WARNs in the pfn loop up to 6.14
+  // (6.1 :113, 6.12 :109) and not after the 6.15 multi-range rework.
+  const bool warn = !partly || !has(KernelRule::kCmaMultiRange);
+  std::string line_no;
+  if (has(KernelRule::kCmaWarnRelease6_1)) line_no = partly ? ":113" : ":110";
+  if (has(KernelRule::kCmaWarnRelease6_12)) line_no = partly ? ":109" : ":106";
+  if (has(KernelRule::kCmaWarnRelease7_2)) line_no = ":129";
+  if (warn) {
+    if (has(KernelRule::kWarnFormat7)) {  // the newer WARN format (seen on 7.2)
+      logs.push_back(log("WARNING: mm/cma.c" + line_no + " at cma_validate_zones, CPU#0: swapper/0/1"));
+    } else {
+      logs.push_back(log(std::string("WARNING: CPU: 0 PID: 1 at mm/cma.c") + line_no +
+                         (has(KernelRule::kCmaMultiRange) ? " cma_validate_zones" : " cma_init_reserved_areas")));
+    }
+  }
+  logs.push_back(log("Unable to handle kernel paging request at virtual address <vmemmap of pfn " +
+                     logHex(a.base / k_.pageSize()) + ">"));
+  const bool esr6 = partly || has(KernelRule::kCmaWarnRelease6_1);
+  logs.push_back(log(std::string("Internal error: Oops: ") + (esr6 ? "0000000096000006" : "0000000096000005") +
+                     (has(KernelRule::kWarnFormat7) ? " [#1]  SMP" : " [#1] SMP")));
+  logs.push_back(log(std::string("pc : ") + (has(KernelRule::kCmaMultiRange) ? "init_cma_reserved_pageblock" : "cma_init_reserved_areas")));
+  logs.push_back(log("Kernel panic - not syncing: Attempted to kill init! exitcode=0x0000000b"));
+  const std::string node = a.path.empty() ? "/chosen" : a.path;
+  for (auto& r : plan_.regions)
+    if (r.path == a.path && !a.path.empty()) r.outcome = RegionOutcome::kCrashed;
+  record(DiagEvent::kCmaOutsideMemory, node,
+         {{"name", a.name},
+          {"range", logRange(a.base, a.size)},
+          {"partly", partly ? "1" : ""},
+          {"warn", warn ? "1" : ""}},
+         logs);
+}
+
+void CmaActivation::activateAreas() {
+  bool aborted = false;
+  const auto limits = mb_.memory().empty() ? std::vector<uint64_t>{} : zoneLimits();
+  for (auto& a : plan_.cma_areas) {
+    if (aborted) {
+      a.activated = false;
+      continue;
+    }
+    if (!no_memory_ && !mb_.isAllMemory(a.base, a.size)) {
+      crash(a, mb_.overlapsMemory(a.base, a.size));
+      break;  // the kernel is dead: nothing after this runs
+    }
+    if (no_memory_ && !a.from_dt) continue;
+    if (no_memory_) {
+      crash(a, false);
+      continue;
+    }
+    uint64_t boundary = 0;
+    for (uint64_t l : limits)
+      if (a.base < l && a.base + a.size > l) boundary = l;
+    if (boundary == 0) continue;
+    a.activated = false;
+    const std::string line = log(std::string(kCmaLog) + "CMA area " + a.name + " could not be activated");
+    const bool stops = has(KernelRule::kCmaActivationStopsOnFailure);
+    record(DiagEvent::kCmaCrossesZones, a.path.empty() ? "/chosen" : a.path,
+           {{"name", a.name},
+            {"range", logRange(a.base, a.size)},
+            {"boundary", logPa(boundary)},
+            {"stops", stops ? "1" : ""}},
+           {line});
+    if (stops) aborted = true;
+  }
+}
+
+}  // namespace dmaheap::dt

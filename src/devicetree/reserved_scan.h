@@ -1,0 +1,43 @@
+// Step 2 of the boot replay: the /reserved-memory scan (fdt_scan_reserved_mem and friends,
+// docs/kernel-behaviour.md §5.2-§5.7): reserve static regions, allocate dynamic ones, fill the
+// reserved_mem[] array, check overlaps, and hand every saved region to the compatible handlers
+// (reserved_handlers.h). The 5.3-6.11 single pass and the 6.12+ early/late split are both here.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "devicetree/boot_state.h"
+
+namespace dmaheap::dt {
+
+class ReservedMemoryScan : public BootStep {
+ public:
+  using BootStep::BootStep;
+  // The whole scan, as this kernel release runs it.
+  void run() { modern() ? scanModern() : scanLegacy(); }
+
+ private:
+  void scanLegacy();
+  void scanModern();
+  int findContainer();
+  bool checkRoot(int node) const;
+  void badContainer(int node, bool twice);
+  // early_init_dt_reserve_memory: 0 or EBUSY.
+  int reserveMemory(uint64_t base, uint64_t size, bool nomap);
+  bool cmaDefaultSkippedAtScan(int node) const;
+  bool cmaVerifyRejectsDefault(int node) const;
+  std::string skipLine() const;
+  // __reserved_mem_reserve_reg. ENOENT when the node has no reg.
+  int reserveReg(int node, bool save_first);
+  // fdt_reserved_mem_save_node. False when the array is full.
+  bool save(int node, uint64_t base, uint64_t size, bool dynamic);
+  uint64_t allocArch(uint64_t size, uint64_t align, uint64_t start, uint64_t end, bool nomap, bool bottom_up);
+  uint64_t allocInRange(uint64_t size, uint64_t align, uint64_t start, uint64_t end, bool nomap);
+  // __reserved_mem_alloc_size. On success fills base/size of the saved entry.
+  int allocSize(SavedRegion* s);
+  void overlapCheck();
+  void initNode(SavedRegion& s);
+};
+
+}  // namespace dmaheap::dt
