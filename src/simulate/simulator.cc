@@ -1,6 +1,8 @@
 // The step loop of the simulation.
 #include "simulate/simulator.h"
 
+#include "base/heap_descriptor.h"
+
 #include <algorithm>
 #include <deque>
 #include <list>
@@ -26,17 +28,16 @@ struct ResolvedStream {
 
 Result<const HeapEntry*> resolveHeap(const HeapRegistry& registry, const std::string& name) {
   if (const HeapEntry* h = registry.find(name)) return h;
-  // By capability, in creation order (the kernel's list is newest first).
-  auto heaps = registry.heaps();
-  std::reverse(heaps.begin(), heaps.end());
-  for (const HeapEntry* h : heaps) {
-    if (name == "contiguous" && h->heap->traits().physically_contiguous) return h;
-    if (name == "system" && std::string(h->heap->traits().type) == "system") return h;
+  // By capability, with the resolver libdmaheap uses (base/heap_descriptor.h).
+  std::vector<NamedHeap> named;
+  for (const HeapEntry* h : registry.heaps()) named.push_back(NamedHeap{h->node_name, h->heap->descriptor()});
+  if (auto capability = parseCapability(name)) {
+    if (auto resolved = resolveCapability(*capability, named)) return registry.find(*resolved);
   }
   std::string known;
-  for (const HeapEntry* h : heaps) known += (known.empty() ? "" : ", ") + h->node_name;
+  for (auto it = named.rbegin(); it != named.rend(); ++it) known += (known.empty() ? "" : ", ") + it->name;
   return makeError(EINVAL, "no heap '" + name + "' on this board (heaps: " + (known.empty() ? "none" : known) +
-                               "; or use \"contiguous\" / \"system\")");
+                               "; or use \"contiguous\" / \"system\" / \"uncached\" / \"dma32\")");
 }
 
 AreaState areaState(const MemoryModel& m, size_t area) {

@@ -108,7 +108,7 @@ TEST_P(HeapConformance, SegmentsCoverTheBufferAndLieInRam) {
   }
   EXPECT_EQ(total, b->size());
   EXPECT_EQ(b->size(), 5 * kMiB + 16384);
-  if (heap_->heap->traits().physically_contiguous) {
+  if (heap_->heap->descriptor().contiguous) {
     EXPECT_EQ(b->segments().size(), 1u);
   }
 }

@@ -71,7 +71,7 @@ TEST(SystemHeap, UsageExcludesCma) {
   EXPECT_EQ(heap.usage().size, 48 * kMiB);
   EXPECT_EQ(heap.usage().free, 48 * kMiB);
   EXPECT_EQ(heap.usage().largest_free_block, 4 * kMiB);
-  EXPECT_STREQ(heap.traits().type, "system");
+  EXPECT_EQ(heap.descriptor().kind, "system");
 }
 
 }  // namespace
