@@ -178,9 +178,10 @@ Result<SimResult> simulate(Board& board, const Workload& w, const SimOptions& op
   return out;
 }
 
-Result<MinCmaResult> findMinCma(const dt::BoardPlan& plan, const Workload& w, const SimOptions& options) {
+Result<MinCmaResult> findMinCma(const dt::BoardPlan& plan, const Workload& w, const SimOptions& options,
+                                const std::vector<HeapSpec>& profile) {
   // Which plan area do the streams use?
-  auto first = buildBoard(plan);
+  auto first = buildBoard(plan, profile);
   if (!first) return first.error();
   int plan_area = -1;
   for (const Stream& s : w.streams) {
@@ -207,7 +208,7 @@ Result<MinCmaResult> findMinCma(const dt::BoardPlan& plan, const Workload& w, co
     dt::BoardPlan p = plan;
     p.cma_areas[static_cast<size_t>(plan_area)].size = blocks * block;
     p.cma_areas[static_cast<size_t>(plan_area)].base = end - blocks * block;
-    auto board = buildBoard(p);
+    auto board = buildBoard(p, profile);
     uint64_t failures = ~uint64_t{0};
     if (board) {
       auto r = simulate(*board.value(), w, options);
