@@ -1,8 +1,9 @@
 // HeapDescriptor: what a DMA-BUF heap is, as one plain value that every layer passes on
 // unchanged: the heap file fills it in, the registry keeps it, the service sends it, the
 // emulation backends and libdmaheap hand it to applications, and `dmaheap list/stats` and
-// dt-check print it. Part of libdmaheap's public API (installed as <dmaheap/heap_descriptor.h>);
-// self-contained, so that the core and the client library share the one definition.
+// dt-check print it (docs/heap-profiles.md). Part of libdmaheap's public API (installed as
+// <dmaheap/heap_descriptor.h>, C++17 and later); self-contained, so that the core and the client
+// library share the one definition.
 #pragma once
 
 #include <cstdint>
@@ -35,7 +36,12 @@ struct HeapDescriptor {
   std::string region;       // the CMA area or reserved-memory node the memory comes from; "" for system pages
 
   bool dma32() const { return address_limit == AddressLimit::k32Bit; }
-  bool operator==(const HeapDescriptor&) const = default;
+  // Written out: applications may build with C++17 (no defaulted comparisons).
+  bool operator==(const HeapDescriptor& o) const {
+    return kind == o.kind && contiguous == o.contiguous && cached == o.cached && address_limit == o.address_limit &&
+           source == o.source && region == o.region;
+  }
+  bool operator!=(const HeapDescriptor& o) const { return !(*this == o); }
 };
 
 inline const char* memorySourceName(MemorySource s) {
