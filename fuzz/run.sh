@@ -12,13 +12,13 @@ out=build-fuzz
 mkdir -p "$out/obj" "$out/corpus" "$out/seeds"
 cxx=${CLANGXX:-clang++}
 flags=(-std=c++20 -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
-       -fno-omit-frame-pointer -Isrc -Wall -Wextra -Werror -Wno-missing-field-initializers)
-sources=(src/base/size.cc src/base/kernel.cc src/base/errno_name.cc
+       -fno-omit-frame-pointer -Isrc -Isrc/base/include -Wall -Wextra -Werror -Wno-missing-field-initializers)
+sources=(src/base/size.cc src/base/kernel.cc src/base/errno_name.cc src/base/heap_descriptor.cc
          src/devicetree/fdt.cc src/devicetree/loader.cc src/devicetree/memblock.cc src/devicetree/plan.cc
          src/heaps/heap_plan.cc src/dtcheck/report.cc src/dtcheck/svg.cc fuzz/dt_fuzz.cc)
 # A changed header rebuilds everything (the objects have no dependency tracking).
 stamp=$out/obj/.stamp
-for h in src/devicetree/*.h src/dtcheck/*.h src/base/*.h src/heaps/heap_plan.h; do
+for h in src/devicetree/*.h src/dtcheck/*.h src/base/*.h src/base/include/dmaheap/*.h src/heaps/*.h; do
   if [[ ! -f $stamp || $h -nt $stamp ]]; then rm -f "$out"/obj/*.o; break; fi
 done
 touch "$stamp"

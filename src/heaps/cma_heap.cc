@@ -51,16 +51,6 @@ Result<std::unique_ptr<PhysicalAllocation>> CmaHeap::allocate(uint64_t len, CmaP
   return std::unique_ptr<PhysicalAllocation>(std::make_unique<CmaAllocation>(memory_, area_, pfn.value(), count));
 }
 
-HeapDescriptor CmaHeap::describe(const std::string& area_name, bool cached) {
-  HeapDescriptor d;
-  d.kind = "cma";
-  d.contiguous = true;
-  d.cached = cached;
-  d.source = MemorySource::kCmaArea;
-  d.region = area_name;
-  return d;
-}
-
 HeapUsage CmaHeap::usage() const {
   HeapUsage u;
   const uint64_t page = memory_->pageSize();

@@ -26,7 +26,15 @@ class CmaHeap final : public Heap {
   int mapErrorErrno() const override { return ENOMEM; }  // cma_heap_map_dma_buf: any failure is ENOMEM
 
   // A CMA heap on the area named `area_name`.
-  static HeapDescriptor describe(const std::string& area_name, bool cached = true);
+  static HeapDescriptor describe(const std::string& area_name, bool cached = true) {
+    HeapDescriptor d;
+    d.kind = "cma";
+    d.contiguous = true;
+    d.cached = cached;
+    d.source = MemorySource::kCmaArea;
+    d.region = area_name;
+    return d;
+  }
   size_t area() const { return area_; }
   // get_order(size): the smallest order with PAGE_SIZE << order >= size.
   static unsigned getOrder(uint64_t size, unsigned page_shift);

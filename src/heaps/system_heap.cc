@@ -55,16 +55,6 @@ Result<std::unique_ptr<PhysicalAllocation>> SystemHeap::allocate(uint64_t len) {
   return std::unique_ptr<PhysicalAllocation>(std::move(alloc));
 }
 
-HeapDescriptor SystemHeap::describe(SystemHeapOptions options) {
-  HeapDescriptor d;
-  d.kind = "system";
-  d.contiguous = false;
-  d.cached = options.cached;
-  d.address_limit = options.address_limit;
-  d.source = MemorySource::kSystemPages;
-  return d;
-}
-
 std::string SystemHeap::defaultName(SystemHeapOptions options) {
   std::string name = "system";
   if (!options.cached) name += "-uncached";

@@ -29,7 +29,15 @@ class SystemHeap final : public Heap {
   HeapDescriptor descriptor() const override { return describe(options_); }
   HeapUsage usage() const override;
 
-  static HeapDescriptor describe(SystemHeapOptions options);
+  static HeapDescriptor describe(SystemHeapOptions options) {
+    HeapDescriptor d;
+    d.kind = "system";
+    d.contiguous = false;
+    d.cached = options.cached;
+    d.address_limit = options.address_limit;
+    d.source = MemorySource::kSystemPages;
+    return d;
+  }
   // The naming rule: "system", then "-uncached", then "-dma32".
   static std::string defaultName(SystemHeapOptions options);
 
