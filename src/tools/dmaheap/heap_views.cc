@@ -20,6 +20,8 @@ std::optional<proto::ServiceClient> serviceIfRunning(const Args& args) {
   return proto::ServiceClient::connectIfRunning(proto::defaultSocketPath());
 }
 
+namespace {
+
 // What the text listing adds after the numbers for a heap that is not plain: "  uncached, dma32".
 std::string descriptorNote(const HeapDescriptor& d) {
   std::string note;
@@ -29,6 +31,8 @@ std::string descriptorNote(const HeapDescriptor& d) {
   if (d.source == MemorySource::kCarveout) add("carve-out " + d.region);
   return note;
 }
+
+}  // namespace
 
 void printHeapList(bool json, const std::string& kernel, std::vector<proto::HeapRecord> records,
                    const std::string& served_by) {
