@@ -80,6 +80,11 @@ out=$($bin list --heaps "$tmp/none.json" 2>&1)
 check "missing heaps file: exit 2" "2" "$?"
 check "missing heaps file: says why" "yes" "$(grep -q "No such file" <<<"$out" && echo yes || echo no)"
 
+# dt-check's heap list carries the same descriptor fields (type and area unchanged).
+check "dt-check --json: heaps with their descriptors" \
+  "system system False system-pages None|framebuffer@60000000 cma True cma-area framebuffer@60000000" \
+  "$($bin dt-check examples/juno-framebuffer-cma.dts --kernel 6.12 --json | json "'|'.join(f\"{h['name']} {h['type']} {h['contiguous']} {h['source']} {h['area']}\" for h in d['heaps'])")"
+
 # Every board-taking tool accepts the options.
 check "run --profile: the program sees the profile's heaps" "default_cma_region reserved system system-dma32 system-uncached system-uncached-dma32" \
   "$($bin run --profile rockchip -- /bin/ls /dev/dma_heap | tr '\n' ' ' | sed 's/ $//')"
