@@ -23,7 +23,7 @@ constexpr Subcommand kSubcommands[] = {
      "dt-check FILE [--kernel V] [--kernel-config FILE] [--cmdline \"cma=...\"] [--json] [--svg OUT.svg]"},
     {"run", dmaheap::cli::runRun, "run [--dtb FILE] [--kernel V] [--kernel-config FILE] [--profile NAME] [--heaps FILE] -- PROGRAM [ARGS...]"},
     {"simulate", dmaheap::cli::runSimulate,
-     "simulate [--dtb FILE] [--kernel V] WORKLOAD [--policy first-fit|best-fit|segregated|compare] [--json] [--svg OUT.svg] "
+     "simulate [--dtb FILE] [--kernel V] [--profile NAME] [--heaps FILE] WORKLOAD [--policy first-fit|best-fit|segregated|compare] [--json] [--svg OUT.svg] "
      "[--find-min-cma]"},
     {"stats", dmaheap::cli::runStats, "stats [--json] [--no-holders] [--socket PATH]"},
 };
