@@ -28,6 +28,20 @@ check "dmaheap run, static" "$build/dmaheap" run -- "$build/dmaheap-conformance-
 check "dmaheap run, static, kernel 6.12" "$build/dmaheap" run --kernel 6.12 -- "$build/dmaheap-conformance-static"
 check "libdmaheap, embedded backend" env CONFORMANCE_BACKEND=embedded "$build/dmaheap-conformance-lib"
 
+# The heaps of heap profiles (docs/heap-profiles.md): system-uncached and system-dma32 on a board
+# with RAM above 4 GiB, NXP's CMA heaps, and a carve-out heap over a no-map region.
+src=$(dirname "$0")/..
+rockchip=(--dtb "$src/examples/rockchip-6g-above-4g.dts" --profile rockchip)
+carveout=(--dtb "$src/examples/carveout-heap.dts" --heaps "$src/examples/carveout-heaps.json")
+check "dmaheap run, profile rockchip" "$build/dmaheap" run "${rockchip[@]}" -- "$build/dmaheap-conformance"
+check "dmaheap run, profile nxp, static" "$build/dmaheap" run --profile nxp -- "$build/dmaheap-conformance-static"
+check "dmaheap run, carveout heap" "$build/dmaheap" run "${carveout[@]}" -- "$build/dmaheap-conformance"
+check "libdmaheap, embedded backend, profile rockchip" env CONFORMANCE_BACKEND=embedded DMAHEAP_PROFILE=rockchip \
+  DMAHEAP_DTB="$src/examples/rockchip-6g-above-4g.dts" "$build/dmaheap-conformance-lib"
+check "libdmaheap, embedded backend, carveout heap" env CONFORMANCE_BACKEND=embedded \
+  DMAHEAP_HEAPS="$src/examples/carveout-heaps.json" DMAHEAP_DTB="$src/examples/carveout-heap.dts" \
+  "$build/dmaheap-conformance-lib"
+
 if [[ $(id -u) -eq 0 ]] && command -v setpriv >/dev/null; then
   if setpriv --reuid=65534 --regid=65534 --clear-groups unshare --user true 2>/dev/null; then
     check "dmaheap run as uid 65534, static" \
@@ -44,6 +58,16 @@ if [[ -x $build/dmaheapd ]]; then
   for _ in $(seq 100); do [[ -S $dir/dmaheap.sock ]] && break; sleep 0.05; done
   check "dmaheap run --backend service" "$build/dmaheap" run --backend service --socket "$dir/dmaheap.sock" -- "$build/dmaheap-conformance"
   check "libdmaheap, service backend" env DMAHEAP_SOCKET="$dir/dmaheap.sock" CONFORMANCE_BACKEND=service "$build/dmaheap-conformance-lib"
+  kill "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  # The profile heaps served by dmaheapd (their descriptors travel in DescribeHeaps).
+  "$build/dmaheapd" --socket "$dir/profiles.sock" "${carveout[@]}" --profile android >"$dir/log" 2>&1 &
+  pid=$!
+  for _ in $(seq 100); do [[ -S $dir/profiles.sock ]] && break; sleep 0.05; done
+  check "dmaheap run --backend service, profile android + carveout" "$build/dmaheap" run --backend service \
+    --socket "$dir/profiles.sock" -- "$build/dmaheap-conformance"
+  check "libdmaheap, service backend, profile android + carveout" env DMAHEAP_SOCKET="$dir/profiles.sock" \
+    CONFORMANCE_BACKEND=service "$build/dmaheap-conformance-lib"
   kill "$pid" 2>/dev/null
   wait "$pid" 2>/dev/null
   rm -rf "$dir"

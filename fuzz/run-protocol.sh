@@ -13,12 +13,12 @@ out=build-fuzz/protocol
 mkdir -p "$out/corpus" "$out/seeds"
 cxx=${CLANGXX:-clang++}
 flags=(-std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-       -fno-omit-frame-pointer -Isrc -Wall -Wextra -Werror -Wno-missing-field-initializers)
+       -fno-omit-frame-pointer -Isrc -Isrc/base/include -Wall -Wextra -Werror -Wno-missing-field-initializers)
 sources=(src/protocol/protocol.cc fuzz/protocol_fuzz.cc)
 binary=$out/protocol_fuzz
 rebuild=0
 [[ -f $binary ]] || rebuild=1
-for f in "${sources[@]}" src/protocol/*.h src/base/result.h; do
+for f in "${sources[@]}" src/protocol/*.h src/base/result.h src/base/include/dmaheap/*.h; do
   [[ $rebuild -eq 1 || $f -nt $binary ]] && rebuild=1
 done
 if [[ $rebuild -eq 1 ]]; then "$cxx" "${flags[@]}" "${sources[@]}" -o "$binary"; fi
@@ -42,9 +42,13 @@ int main(int, char** argv) {
   put(argv[1], "setname", encodeRequest(4, SetNameRequest{"camera"}));
   put(argv[1], "info", encodeRequest(5, BufferInfoRequest{}));
   put(argv[1], "stats", encodeRequest(6, StatsRequest{true}));
+  put(argv[1], "describe", encodeRequest(7, DescribeHeapsRequest{}));
   BufferInfo b{1, 8192, "reserved", "x", {{0x50000000, 8192}}};
   put(argv[1], "r-alloc", encodeReply(3, MsgType::kAlloc, Reply{0, "", AllocReply{b}}));
   put(argv[1], "r-list", encodeReply(2, MsgType::kListHeaps, Reply{0, "", ListHeapsReply{{{"system", "system", 0, 1, 1, 1}}}}));
+  dmaheap::HeapDescriptor carve{"carveout", true, false, dmaheap::AddressLimit::kNone, dmaheap::MemorySource::kCarveout, "v@70000000"};
+  put(argv[1], "r-describe", encodeReply(7, MsgType::kDescribeHeaps,
+                                         Reply{0, "", DescribeHeapsReply{{{{"v", "carveout", 3, 1, 1, 1}, carve}}}}));
   StatsReply s;
   s.heaps = {{{"system", "system", 0, 1, 1, 1}, 0, 1, 8192}};
   s.buffers = {{b, 16, 1, 1, "c", {{1, "c", 1, 1}}}};
@@ -56,7 +60,7 @@ int main(int, char** argv) {
   return 0;
 }
 CC
-  "$cxx" -std=c++20 -Isrc "$out/seedgen.cc" src/protocol/protocol.cc -o "$out/seedgen"
+  "$cxx" -std=c++20 -Isrc -Isrc/base/include "$out/seedgen.cc" src/protocol/protocol.cc -o "$out/seedgen"
   "$out/seedgen" "$out/seeds"
   touch "$out/seeds/.done"
 fi

@@ -11,31 +11,20 @@ shift || true
 targets=("$@")
 [[ ${#targets[@]} -gt 0 ]] || targets=(workload kconfig cmdline)
 out=build-fuzz/text
-cxx=${CLANGXX:-clang++}
-flags=(-std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-       -fno-omit-frame-pointer -Isrc -Wall -Wextra -Werror -Wno-missing-field-initializers)
+source fuzz/objects.sh
 runs=${FUZZ_RUNS:-20000}
 status=0
 for t in "${targets[@]}"; do
   case $t in
-    workload) sources=(src/simulate/workload.cc src/base/size.cc) ;;
-    kconfig) sources=(src/base/kernel.cc) ;;
-    cmdline) sources=(src/devicetree/plan.cc src/devicetree/fdt.cc src/devicetree/fdt_layout.cc
-                      src/devicetree/loader.cc src/devicetree/memblock.cc src/heaps/heap_plan.cc
-                      src/devicetree/boot_state.cc src/devicetree/memory_scan.cc src/devicetree/reserved_scan.cc
-                      src/devicetree/reserved_handlers.cc src/devicetree/cma_declare.cc
-                      src/devicetree/cma_activation.cc src/devicetree/diagnostics_catalogue.cc src/heap/heap_naming.cc
-                      src/base/kernel.cc src/base/size.cc src/base/errno_name.cc) ;;
+    workload) sources=(src/simulate/workload.cc src/base/*.cc) ;;
+    kconfig) sources=(src/base/*.cc) ;;
+    cmdline) sources=(src/base/*.cc src/memory/*.cc src/devicetree/*.cc src/heap/*.cc src/heaps/*.cc) ;;
     *) echo "fuzz: unknown target $t (workload, kconfig, cmdline)"; exit 2 ;;
   esac
   dir=$out/$t
   mkdir -p "$dir/seeds"
   binary=$dir/${t}_fuzz
-  define=DMAHEAP_FUZZ_$(echo "$t" | tr a-z A-Z)
-  newest=$(ls -t fuzz/text_fuzz.cc "${sources[@]}" src/*/*.h | head -n 1)
-  if [[ ! -x $binary || $newest -nt $binary ]]; then
-    "$cxx" "${flags[@]}" -D"$define" fuzz/text_fuzz.cc "${sources[@]}" -lfdt -o "$binary"
-  fi
+  fuzz_link "$binary" "fuzz/text_fuzz.cc:-DDMAHEAP_FUZZ_$(echo "$t" | tr a-z A-Z)" "${sources[@]}"
   rm -rf "$dir/seeds"/*
   case $t in
     workload) cp examples/simulate/*.json "$dir/seeds/" ;;

@@ -2,6 +2,7 @@
 #include "board/board_loader.h"
 
 #include "devicetree/plan.h"
+#include "heaps/heap_profile.h"
 
 namespace dmaheap {
 
@@ -23,10 +24,12 @@ Result<Kernel> kernelFromOptions(const BoardOptions& options) {
 Result<std::unique_ptr<Board>> loadBoard(const BoardOptions& options) {
   auto kernel = kernelFromOptions(options);
   if (!kernel) return kernel.error();
-  if (options.dtb.empty()) return buildBoard(dt::planDefaultBoard(kernel.value(), options.cmdline));
+  auto profile = heapProfileFromOptions(options.profile, options.heaps_file);
+  if (!profile) return profile.error();
+  if (options.dtb.empty()) return buildBoard(dt::planDefaultBoard(kernel.value(), options.cmdline), profile.value());
   auto plan = dt::planFromFile(options.dtb, kernel.value(), options.cmdline);
   if (!plan) return plan.error();
-  return buildBoard(plan.value());
+  return buildBoard(plan.value(), profile.value());
 }
 
 }  // namespace dmaheap

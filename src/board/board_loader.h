@@ -16,6 +16,8 @@ struct BoardOptions {
   std::string kernel;         // "" = the default version (6.18)
   std::string kernel_config;  // "" = the Debian-like default configuration
   std::string cmdline;        // kernel command line, e.g. "cma=128M"
+  std::string profile;        // --profile NAME: a built-in heap profile ("" = none)
+  std::string heaps_file;     // --heaps FILE: a heap-profile file ("" = none)
 };
 
 // The kernel the options name. EINVAL naming the supported range for a bad version; the
@@ -23,7 +25,8 @@ struct BoardOptions {
 Result<Kernel> kernelFromOptions(const BoardOptions& options);
 
 // Builds the board. Errors: those of kernelFromOptions; the device-tree loader's (ENOENT,
-// EINVAL with a one-line reason, ...); EINVAL when the tree would crash the kernel at boot.
+// EINVAL with a one-line reason, ...); EINVAL when the tree would crash the kernel at boot; the
+// heap profile's (EINVAL for an unknown profile or a bad file, its errno when unreadable).
 Result<std::unique_ptr<Board>> loadBoard(const BoardOptions& options);
 
 }  // namespace dmaheap

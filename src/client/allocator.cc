@@ -67,41 +67,11 @@ bool HeapDescription::has(Capability c) const {
 
 namespace client {
 
-std::vector<Capability> capabilitiesOf(const emul::HeapInfo& heap) {
-  std::vector<Capability> caps;
-  if (heap.type == "system") caps.push_back(Capability::kSystem);
-  if (heap.contiguous) caps.push_back(Capability::kContiguous);
-  return caps;
-}
-
 std::optional<std::string> resolveCapability(Capability capability, const std::vector<emul::HeapInfo>& heaps) {
-  auto named = [&](std::string_view n) -> const emul::HeapInfo* {
-    for (const auto& h : heaps)
-      if (h.name == n) return &h;
-    return nullptr;
-  };
-  if (capability == Capability::kSystem) {
-    if (const auto* h = named("system")) return h->name;
-    for (const auto& h : heaps)
-      if (h.type == "system") return h.name;
-    return std::nullopt;
-  }
-  for (const char* preferred : {"default_cma_region", "reserved", "linux,cma"}) {
-    if (const auto* h = named(preferred); h && h->contiguous) return h->name;
-  }
-  // A DT default node keeps its unit address in the name ("linux,cma@60000000"): still the
-  // default area, so it goes before per-region heaps.
-  std::vector<std::pair<int, std::string>> others;
-  for (const auto& h : heaps)
-    if (h.contiguous) others.emplace_back(h.name.rfind("linux,cma@", 0) == 0 ? 0 : 1, h.name);
-  if (others.empty()) return std::nullopt;
-  return std::min_element(others.begin(), others.end())->second;
-}
-
-std::optional<Capability> parseCapability(std::string_view text) {
-  if (text == "system") return Capability::kSystem;
-  if (text == "contiguous") return Capability::kContiguous;
-  return std::nullopt;
+  std::vector<NamedHeap> named;
+  named.reserve(heaps.size());
+  for (const auto& h : heaps) named.push_back(NamedHeap{h.name, h.descriptor});
+  return dmaheap::resolveCapability(capability, named);
 }
 
 }  // namespace client
@@ -116,7 +86,8 @@ Outcome<Allocator> Allocator::create(const AllocatorOptions& options) {
     }
   }
   auto impl = std::make_shared<detail::AllocatorImpl>();
-  const bool board_options = !options.dtb.empty() || !options.kernel.empty() || !options.kernel_config.empty();
+  const bool board_options = !options.dtb.empty() || !options.kernel.empty() || !options.kernel_config.empty() ||
+                             !options.profile.empty() || !options.heaps_file.empty();
   if (want == Backend::kKernel || (want == Backend::kAuto && !board_options && client::KernelBackend::available())) {
     if (!client::KernelBackend::available()) {
       return Outcome<Allocator>(code(ENODEV), "/dev/dma_heap lists no heaps on this machine");
@@ -155,7 +126,7 @@ Outcome<std::vector<HeapDescription>> Allocator::heaps() const {
   if (!list) return failure<std::vector<HeapDescription>>(list.error());
   std::vector<HeapDescription> out;
   for (const auto& h : list.value()) {
-    out.push_back(HeapDescription{h.name, h.type, client::capabilitiesOf(h), h.size, h.free});
+    out.push_back(HeapDescription{h.name, h.descriptor.kind, capabilitiesOf(h.descriptor), h.descriptor, h.size, h.free});
   }
   return out;
 }
@@ -166,7 +137,7 @@ Outcome<std::string> Allocator::resolve(Capability capability) const {
   auto name = client::resolveCapability(capability, list.value());
   if (!name) {
     return Outcome<std::string>(code(ENOENT), std::string("no heap offers ") +
-                                                  (capability == Capability::kSystem ? "system" : "contiguous") +
+                                                  capabilityName(capability) +
                                                   " memory on the " + backendName(impl_->kind) + " backend");
   }
   return *name;

@@ -1,4 +1,5 @@
-// Resolving a capability ("system", "contiguous") to the heap a given kernel offers for it.
+// Resolving a capability ("system", "contiguous", "uncached", "dma32") to the heap a backend
+// offers for it: the one resolver of base/heap_descriptor.h, over a backend's heap list.
 // Internal to libdmaheap; tests include it directly.
 #pragma once
 
@@ -6,20 +7,16 @@
 #include <string>
 #include <vector>
 
+#include "base/heap_descriptor.h"
 #include "dmaheap/allocator.h"
 #include "emulation/heap_backend.h"
 
 namespace dmaheap::client {
 
-// kSystem: "system", else any heap of type system. kContiguous, in order of preference: the
-// stable name "default_cma_region" (6.17+), the legacy names of the default area ("reserved"
-// from cma=/Kconfig, "linux,cma" or "linux,cma@ADDR" from a DT default node), then any other
-// contiguous heap by name (6.19+ per-region heaps). nullopt when no heap qualifies.
+// resolveCapability (base/heap_descriptor.h) over `heaps`; nullopt when no heap qualifies.
 std::optional<std::string> resolveCapability(Capability capability, const std::vector<emul::HeapInfo>& heaps);
 
-std::vector<Capability> capabilitiesOf(const emul::HeapInfo& heap);
-
-// "system" / "contiguous" -> Capability; nullopt for anything else.
-std::optional<Capability> parseCapability(std::string_view text);
+using dmaheap::capabilitiesOf;
+using dmaheap::parseCapability;
 
 }  // namespace dmaheap::client

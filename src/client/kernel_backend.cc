@@ -1,6 +1,8 @@
 // KernelBackend: /dev/dma_heap and dma-buf ioctls of the running kernel.
 #include "client/kernel_backend.h"
 
+#include "base/heap_descriptor.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/ioctl.h>
@@ -47,14 +49,11 @@ Result<std::vector<emul::HeapInfo>> KernelBackend::heaps() {
     h.name = name;
     struct stat st {};
     const std::string reusable = devicetree_ + "/reserved-memory/" + name + "/reusable";
-    if (name == "system" || name.rfind("system-", 0) == 0) {
-      h.type = "system";
-    } else if (isKnownCmaName(name) || ::stat(reusable.c_str(), &st) == 0) {
-      h.type = "cma";  // the default area, or a 6.19+ heap named after a reusable DT region
-      h.contiguous = true;
-    } else {
-      h.type = "unknown";
-    }
+    // A CMA heap: the default area's names (and a vendor's "-uncached" view of one), or a
+    // 6.19+ heap named after a reusable DT region.
+    const std::string base = name.size() > 9 && name.ends_with("-uncached") ? name.substr(0, name.size() - 9) : name;
+    const bool cma = isKnownCmaName(name) || isKnownCmaName(base) || ::stat(reusable.c_str(), &st) == 0;
+    h.descriptor = descriptorFromKernelName(name, cma);
     out.push_back(std::move(h));
   }
   ::closedir(d);

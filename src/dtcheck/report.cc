@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "base/heap_descriptor.h"
 #include "base/size.h"
 #include "devicetree/plan.h"
 
@@ -25,7 +26,7 @@ std::string pad(std::string s, size_t width) {
 std::vector<std::string> heapsOfArea(const Report& r, int index) {
   std::vector<std::string> out;
   for (const auto& h : r.heaps.heaps)
-    if (h.kind == HeapKind::kCma && h.cma_area == index) out.push_back(h.name);
+    if (h.cma_area == index) out.push_back(h.name);
   return out;
 }
 
@@ -98,8 +99,8 @@ std::string renderText(const Report& r) {
     o << "  (none" << (p.kernel.hasDmaBufHeaps() ? ")" : ": this kernel has no DMA-BUF heaps)") << "\n";
   }
   for (const auto& h : r.heaps.heaps) {
-    o << "  " << pad(h.name, 28) << " " << heapKindName(h.kind);
-    if (h.kind == HeapKind::kCma && h.cma_area >= 0) o << " (area " << p.cma_areas[h.cma_area].name << ")";
+    o << "  " << pad(h.name, 28) << " " << h.descriptor.kind;
+    if (h.cma_area >= 0) o << " (area " << p.cma_areas[h.cma_area].name << ")";
     o << "\n";
   }
 
@@ -165,8 +166,9 @@ nlohmann::json renderJson(const Report& r) {
   }
   j["heaps"] = json::array();
   for (const auto& h : r.heaps.heaps) {
-    json e = {{"name", h.name}, {"type", heapKindName(h.kind)}};
-    e["area"] = h.kind == HeapKind::kCma && h.cma_area >= 0 ? json(p.cma_areas[h.cma_area].name) : json(nullptr);
+    json e = {{"name", h.name}};
+    addDescriptorJson(e, h.descriptor);
+    e["area"] = h.cma_area >= 0 ? json(p.cma_areas[h.cma_area].name) : json(nullptr);
     j["heaps"].push_back(std::move(e));
   }
   j["diagnostics"] = json::array();

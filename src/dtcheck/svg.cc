@@ -63,7 +63,7 @@ std::string renderSvg(const Report& r) {
     const auto& a = p.cma_areas[i];
     std::string heaps;
     for (const auto& h : r.heaps.heaps)
-      if (h.kind == HeapKind::kCma && h.cma_area == static_cast<int>(i)) heaps += (heaps.empty() ? "" : ", ") + h.name;
+      if (h.cma_area == static_cast<int>(i)) heaps += (heaps.empty() ? "" : ", ") + h.name;
     std::string label = "CMA " + a.name + (a.is_default ? " (default)" : "") + "  " + formatSize(a.size) + " at " +
                         formatAddr(a.base) + "  heaps: " + (heaps.empty() ? "none" : "/dev/dma_heap/" + heaps);
     if (!a.activated) label += "  NOT ACTIVATED" + std::string(p.kernel_crashes ? " (kernel crash)" : "");

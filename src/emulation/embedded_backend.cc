@@ -25,9 +25,8 @@ Result<std::vector<HeapInfo>> EmbeddedBackend::heaps() {
   reapLocked();
   std::vector<HeapInfo> out;
   for (const HeapEntry* e : board_->registry->heaps()) {
-    const HeapTraits t = e->heap->traits();
     const HeapUsage u = e->heap->usage();
-    out.push_back(HeapInfo{e->node_name, t.type, t.physically_contiguous, u.size, u.free});
+    out.push_back(HeapInfo{e->node_name, e->heap->descriptor(), u.size, u.free});
   }
   std::sort(out.begin(), out.end(), [](const HeapInfo& a, const HeapInfo& b) { return a.name < b.name; });
   return out;

@@ -17,6 +17,7 @@
 #include "base/kernel.h"
 #include "base/result.h"
 #include "base/unique_fd.h"
+#include "dmaheap/heap_descriptor.h"
 #include "heap/dmabuf_ioctl.h"
 #include "heap/uapi.h"
 
@@ -24,9 +25,8 @@ namespace dmaheap::emul {
 
 // One heap as /dev/dma_heap would list it, plus what the backend knows about it.
 struct HeapInfo {
-  std::string name;         // the node name under /dev/dma_heap
-  std::string type;         // "system", "cma", or "unknown" (real kernel heaps we cannot classify)
-  bool contiguous = false;  // every buffer is one physically contiguous segment
+  std::string name;           // the node name under /dev/dma_heap
+  HeapDescriptor descriptor;  // kind "unknown" for a real kernel's heap we cannot classify
   uint64_t size = 0;        // bytes the heap can hand out at most (0 if unknown)
   uint64_t free = 0;        // bytes free now (0 if unknown)
 };

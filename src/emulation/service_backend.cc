@@ -42,10 +42,10 @@ void ServiceBackend::reapLocked() {
 
 Result<std::vector<HeapInfo>> ServiceBackend::heaps() {
   std::lock_guard lock(mu_);
-  auto list = client_.listHeaps();
+  auto list = client_.describeHeaps();
   if (!list) return lost(list.error());
   std::vector<HeapInfo> out;
-  for (const auto& h : list.value()) out.push_back(HeapInfo{h.name, h.type, h.type == "cma", h.size, h.free});
+  for (const auto& h : list.value()) out.push_back(HeapInfo{h.heap.name, h.descriptor, h.heap.size, h.heap.free});
   std::sort(out.begin(), out.end(), [](const HeapInfo& a, const HeapInfo& b) { return a.name < b.name; });
   return out;
 }

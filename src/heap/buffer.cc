@@ -123,7 +123,7 @@ Result<std::vector<Segment>> Buffer::map(int attachment) {
   }
   for (const auto& s : segs) {
     if (s.base + s.size - 1 > a->device.dma_limit) {
-      return makeError(options_.traits.map_error_errno,
+      return makeError(options_.map_error_errno,
                        a->device.name + " cannot reach a segment ending above its DMA limit");
     }
   }

@@ -32,7 +32,7 @@ class Buffer {
  public:
   struct Options {
     std::string heap_name;           // exporter name (exp_name)
-    HeapTraits traits;
+    int map_error_errno = EIO;       // Heap::mapErrorErrno() of the heap it came from
     uint32_t fd_flags = 0;           // validated O_CLOEXEC | O_ACCMODE bits
     bool populate = true;            // fallocate the memfd, as heaps allocate eagerly
   };
@@ -47,7 +47,6 @@ class Buffer {
 
   uint64_t size() const { return size_; }
   const std::string& heapName() const { return options_.heap_name; }
-  const HeapTraits& traits() const { return options_.traits; }
   const std::vector<Segment>& segments() const { return memory_->segments(); }
   const std::string& name() const { return name_; }
   uint64_t inode() const { return inode_; }

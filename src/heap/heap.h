@@ -2,12 +2,14 @@
 // requests once; a heap only turns a page-aligned length into physical memory.
 #pragma once
 
+#include <cerrno>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "base/result.h"
+#include "dmaheap/heap_descriptor.h"
 
 namespace dmaheap {
 
@@ -29,14 +31,7 @@ class PhysicalAllocation {
   std::vector<Segment> segments_;
 };
 
-// Properties of a heap that other layers read as data, not as if-chains on the heap type.
-struct HeapTraits {
-  const char* type = "system";      // "system", "cma": the kind shown by list/stats
-  bool physically_contiguous = false;  // every buffer is one segment
-  bool private_mmap_allowed = true;    // MAP_PRIVATE accepted (CMA heap: EINVAL)
-  int map_error_errno = EIO;           // errno of a failed device mapping (CMA heap: ENOMEM)
-};
-
+// The live numbers of a heap (what it is: HeapDescriptor, <dmaheap/heap_descriptor.h>).
 struct HeapUsage {
   uint64_t size = 0;     // bytes the heap can hand out at most
   uint64_t free = 0;     // bytes free now
@@ -49,8 +44,12 @@ class Heap {
   // `len` is page aligned and non-zero (the core guarantees it). Returns the memory, or the
   // heap's errno: ENOMEM when it cannot be satisfied (nothing is kept on failure).
   virtual Result<std::unique_ptr<PhysicalAllocation>> allocate(uint64_t len) = 0;
-  virtual HeapTraits traits() const = 0;
+  // What the heap is, as data other layers read instead of comparing heap types.
+  virtual HeapDescriptor descriptor() const = 0;
   virtual HeapUsage usage() const = 0;
+  // The errno of a failed device mapping of one of its buffers (map_dma_buf): the DMA layer's
+  // errno passed through (EIO) unless the heap turns every failure into its own (CMA: ENOMEM).
+  virtual int mapErrorErrno() const { return EIO; }
 };
 
 }  // namespace dmaheap

@@ -45,7 +45,7 @@ Result<std::unique_ptr<Buffer>> HeapRegistry::allocate(const HeapEntry& heap, co
   if (!memory) return memory.error();
   Buffer::Options opts;
   opts.heap_name = heap.name;
-  opts.traits = heap.heap->traits();
+  opts.map_error_errno = heap.heap->mapErrorErrno();
   opts.fd_flags = r.fd_flags;
   return Buffer::create(std::move(memory.value()), r.len, kernel_, std::move(opts));
 }

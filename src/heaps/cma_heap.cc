@@ -51,15 +51,6 @@ Result<std::unique_ptr<PhysicalAllocation>> CmaHeap::allocate(uint64_t len, CmaP
   return std::unique_ptr<PhysicalAllocation>(std::make_unique<CmaAllocation>(memory_, area_, pfn.value(), count));
 }
 
-HeapTraits CmaHeap::traits() const {
-  HeapTraits t;
-  t.type = "cma";
-  t.physically_contiguous = true;
-  t.private_mmap_allowed = false;
-  t.map_error_errno = ENOMEM;  // cma_heap_map_dma_buf turns any failure into ENOMEM
-  return t;
-}
-
 HeapUsage CmaHeap::usage() const {
   HeapUsage u;
   const uint64_t page = memory_->pageSize();
@@ -74,13 +65,58 @@ Result<std::unique_ptr<PhysicalAllocation>> InactiveCmaHeap::allocate(uint64_t l
                                std::to_string(len) + " bytes fails");
 }
 
-HeapTraits InactiveCmaHeap::traits() const {
-  HeapTraits t;
-  t.type = "cma";
-  t.physically_contiguous = true;
-  t.private_mmap_allowed = false;
-  t.map_error_errno = ENOMEM;
-  return t;
+namespace {
+
+// The plan's CMA area a spec names: the kernel's own index, else by name or path, else the
+// default area.
+Result<size_t> areaOf(const HeapSpec& spec, const HeapContext& context) {
+  const auto& areas = context.plan->cma_areas;
+  if (spec.address_limit != AddressLimit::kNone) {
+    return makeError(EINVAL, spec.origin + ": a cma heap takes no \"dma32\" (its memory is where its area lies)");
+  }
+  if (spec.cma_area >= 0 && static_cast<size_t>(spec.cma_area) < areas.size()) return static_cast<size_t>(spec.cma_area);
+  if (!spec.region.empty()) {
+    for (size_t i = 0; i < areas.size(); ++i)
+      if (areas[i].name == spec.region || (!areas[i].path.empty() && areas[i].path == spec.region)) return i;
+    std::string known;
+    for (const auto& a : areas) known += (known.empty() ? "" : ", ") + a.name;
+    return makeError(EINVAL, spec.origin + ": no CMA area '" + spec.region + "' on this board (areas: " +
+                                 (known.empty() ? "none" : known) + ")");
+  }
+  int found = -1;
+  for (size_t i = 0; i < areas.size(); ++i)
+    if (areas[i].is_default) found = static_cast<int>(i);  // the last one set wins, as in the plan
+  if (found < 0) return makeError(EINVAL, spec.origin + ": this board has no default CMA area for a cma heap");
+  return static_cast<size_t>(found);
 }
+
+}  // namespace
+
+const HeapKindOps kCmaHeapKind = {
+    "cma",
+    [](const HeapSpec& spec, const HeapContext& context) -> Result<std::string> {
+      auto area = areaOf(spec, context);
+      if (!area) return area.error();
+      if (!spec.name.empty()) return spec.name;
+      return context.plan->cma_areas[*area].name + (spec.cached ? "" : "-uncached");
+    },
+    [](const HeapSpec& spec, const HeapContext& context) -> Result<HeapDescriptor> {
+      auto area = areaOf(spec, context);
+      if (!area) return area.error();
+      return CmaHeap::describe(context.plan->cma_areas[*area].name, spec.cached);
+    },
+    [](const HeapSpec& spec, const HeapContext& context) -> Result<std::shared_ptr<Heap>> {
+      auto area = areaOf(spec, context);
+      if (!area) return area.error();
+      const int model = context.model_area.at(*area);
+      if (model < 0) {
+        // Not activated: the kernel still adds the heap, and every request fails.
+        return std::shared_ptr<Heap>(
+            std::make_shared<InactiveCmaHeap>(context.plan->cma_areas[*area].name, spec.cached));
+      }
+      return std::shared_ptr<Heap>(std::make_shared<CmaHeap>(context.memory, static_cast<size_t>(model),
+                                                             context.plan->kernel.config.cma_alignment, spec.cached));
+    },
+};
 
 }  // namespace dmaheap

@@ -7,16 +7,14 @@
 
 #include "base/kernel.h"
 #include "devicetree/board_plan.h"
+#include "dmaheap/heap_descriptor.h"
 
 namespace dmaheap {
 
-enum class HeapKind { kSystem, kCma };
-const char* heapKindName(HeapKind kind);  // "system", "cma"
-
 struct HeapPlan {
   std::string name;         // the node name under /dev/dma_heap
-  HeapKind kind = HeapKind::kSystem;
-  int cma_area = -1;        // index into the plan's cma_areas for kCma
+  HeapDescriptor descriptor;  // what the heap is; descriptor.kind names its heap-kind table entry
+  int cma_area = -1;        // index into the plan's cma_areas for a "cma" heap, else -1
   std::string note;         // why it exists, e.g. "legacy name of the default CMA area"
 };
 

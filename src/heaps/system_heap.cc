@@ -24,6 +24,8 @@ class SystemAllocation final : public PhysicalAllocation {
   std::vector<PageBlock> blocks_;
 };
 
+constexpr uint64_t kDma32Limit = uint64_t{1} << 32;
+
 }  // namespace
 
 Result<std::unique_ptr<PhysicalAllocation>> SystemHeap::allocate(uint64_t len) {
@@ -31,11 +33,12 @@ Result<std::unique_ptr<PhysicalAllocation>> SystemHeap::allocate(uint64_t len) {
   const uint64_t page = memory_->pageSize();
   uint64_t remaining = len;
   unsigned max_order = kOrders.front();
+  const Zone zone = options_.address_limit == AddressLimit::k32Bit ? Zone::kDma32 : Zone::kNormal;
   while (remaining > 0) {
     bool got = false;
     for (unsigned order : kOrders) {
       if (remaining < (page << order) || order > max_order) continue;
-      auto block = memory_->allocPages(order, MigrateType::kUnmovable);
+      auto block = memory_->allocPages(order, MigrateType::kUnmovable, zone);
       if (!block) continue;
       alloc->add(block.value());
       remaining -= page << order;
@@ -45,31 +48,65 @@ Result<std::unique_ptr<PhysicalAllocation>> SystemHeap::allocate(uint64_t len) {
     }
     if (!got) {
       // `alloc` goes out of scope and gives back every chunk taken so far.
-      return makeError(ENOMEM, "system heap: out of memory with " + std::to_string(remaining) + " of " +
+      return makeError(ENOMEM, std::string(zone == Zone::kDma32 ? "system heap (DMA32 zone)" : "system heap") + ": out of memory with " + std::to_string(remaining) + " of " +
                                    std::to_string(len) + " bytes still to allocate");
     }
   }
   return std::unique_ptr<PhysicalAllocation>(std::move(alloc));
 }
 
-HeapTraits SystemHeap::traits() const {
-  HeapTraits t;
-  t.type = "system";
-  t.physically_contiguous = false;
-  t.private_mmap_allowed = true;
-  t.map_error_errno = EIO;  // dma_map_sgtable's errno is passed through
-  return t;
+std::string SystemHeap::defaultName(SystemHeapOptions options) {
+  std::string name = "system";
+  if (!options.cached) name += "-uncached";
+  if (options.address_limit == AddressLimit::k32Bit) name += "-dma32";
+  return name;
 }
 
 HeapUsage SystemHeap::usage() const {
-  const FreeStats s = memory_->stats();
+  const bool dma32 = options_.address_limit == AddressLimit::k32Bit;
+  const FreeStats s = dma32 ? memory_->zoneStats(Zone::kDma32) : memory_->stats();
   uint64_t cma_pages = 0;
-  for (size_t i = 0; i < memory_->cmaAreaCount(); ++i) cma_pages += memory_->cmaAreaRange(i).size / memory_->pageSize();
+  for (size_t i = 0; i < memory_->cmaAreaCount(); ++i) {
+    const PhysRange r = memory_->cmaAreaRange(i);
+    if (dma32 && r.base >= kDma32Limit) continue;
+    // An activated CMA area never crosses the 4 GiB boundary (one that does is not activated:
+    // dt-check's cma-crosses-zones), so a whole area lies on one side of it.
+    cma_pages += r.size / memory_->pageSize();
+  }
   HeapUsage u;
   u.size = (s.total_pages - cma_pages) * memory_->pageSize();
   u.free = (s.free_pages - s.free_cma_pages) * memory_->pageSize();
   u.largest_free_block = s.largest_free_block_pages * memory_->pageSize();
   return u;
 }
+
+namespace {
+
+Status systemSpecFits(const HeapSpec& spec) {
+  if (!spec.region.empty()) {
+    return makeError(EINVAL, spec.origin + ": a system heap takes no \"region\" (its memory is any system page)");
+  }
+  return {};
+}
+
+SystemHeapOptions optionsOf(const HeapSpec& spec) { return SystemHeapOptions{spec.cached, spec.address_limit}; }
+
+}  // namespace
+
+const HeapKindOps kSystemHeapKind = {
+    "system",
+    [](const HeapSpec& spec, const HeapContext&) -> Result<std::string> {
+      if (auto st = systemSpecFits(spec); !st) return st.error();
+      return spec.name.empty() ? SystemHeap::defaultName(optionsOf(spec)) : spec.name;
+    },
+    [](const HeapSpec& spec, const HeapContext&) -> Result<HeapDescriptor> {
+      if (auto st = systemSpecFits(spec); !st) return st.error();
+      return SystemHeap::describe(optionsOf(spec));
+    },
+    [](const HeapSpec& spec, const HeapContext& context) -> Result<std::shared_ptr<Heap>> {
+      if (auto st = systemSpecFits(spec); !st) return st.error();
+      return std::shared_ptr<Heap>(std::make_shared<SystemHeap>(context.memory, optionsOf(spec)));
+    },
+};
 
 }  // namespace dmaheap

@@ -111,8 +111,8 @@ struct MemoryModel::Impl {
 
   // alloc_pages for unmovable/movable requests: the zonelist, the CMA balance rule for movable
   // requests, then fallbacks.
-  bool allocInternal(unsigned order, MigrateType type, uint64_t* pfn) {
-    for (int z = kZones - 1; z >= 0; --z) {
+  bool allocInternal(unsigned order, MigrateType type, uint64_t* pfn, Zone highest = Zone::kNormal) {
+    for (int z = static_cast<int>(highest); z >= 0; --z) {
       if (type == MigrateType::kMovable) {
         uint64_t free_all = 0;
         for (int t = 0; t < kMigrateTypes; ++t) free_all += zoneFree(z, t);
@@ -517,11 +517,15 @@ MemoryModel::MemoryModel(const Kernel& kernel, std::unique_ptr<Impl> impl)
 MemoryModel::~MemoryModel() = default;
 
 Result<PageBlock> MemoryModel::allocPages(unsigned order, MigrateType type) {
+  return allocPages(order, type, Zone::kNormal);
+}
+
+Result<PageBlock> MemoryModel::allocPages(unsigned order, MigrateType type, Zone highest_zone) {
   if (order > kMaxOrder) return makeError(EINVAL, "order " + std::to_string(order) + " is above the maximum order 10");
   if (type == MigrateType::kCma) return makeError(EINVAL, "CMA pages come from cmaAlloc, not allocPages");
   std::lock_guard lock(mu_);
   uint64_t pfn = 0;
-  if (impl_->allocInternal(order, type, &pfn)) return PageBlock{Pfn{pfn}, order};
+  if (impl_->allocInternal(order, type, &pfn, highest_zone)) return PageBlock{Pfn{pfn}, order};
   return makeError(ENOMEM, "no free block of order " + std::to_string(order));
 }
 

@@ -102,6 +102,9 @@ class MemoryModel {
   // falls back to the other of unmovable/movable as the kernel does (stealing a whole pageblock
   // when it can). Movable requests may also use CMA pageblocks. ENOMEM when nothing fits.
   Result<PageBlock> allocPages(unsigned order, MigrateType type);
+  // The same from `highest_zone` and the zones below it only, as a GFP_DMA32 request does:
+  // Zone::kDma32 gives pages below 4 GiB (ENOMEM when that zone has none free).
+  Result<PageBlock> allocPages(unsigned order, MigrateType type, Zone highest_zone);
   // Gives a block from allocPages back; merges with free buddies.
   void freePages(PageBlock block);
 

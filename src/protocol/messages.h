@@ -2,8 +2,10 @@
 // fields once (DMAHEAP_WIRE_FIELDS, in wire order); protocol.cc encodes and decodes them from
 // that list. Requests name their reply type and whether an fd travels with them.
 //
-// Adding a field breaks the wire format: bump kProtocolVersion. Adding a message type does not
-// (an old service answers an unknown type with EOPNOTSUPP and keeps the connection).
+// Adding a field to a message breaks the wire format (decoding is strict): old peers would
+// refuse it. Add a message type instead (an old service answers an unknown type with EOPNOTSUPP
+// and keeps the connection, and an old client never sends it): DescribeHeaps carries the heap
+// descriptor that ListHeaps, frozen in its version-1 form, lacks.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +13,8 @@
 #include <tuple>
 #include <variant>
 #include <vector>
+
+#include "dmaheap/heap_descriptor.h"
 
 // Defines tie() (const and non-const) over the struct's wire fields, in wire order.
 #define DMAHEAP_WIRE_FIELDS(...)                             \
@@ -26,6 +30,7 @@ enum class MsgType : uint8_t {
   kSetName = 4,
   kBufferInfo = 5,
   kStats = 6,
+  kDescribeHeaps = 7,  // added after version 1's first release; see DescribeHeapsRequest
 };
 // A reply has the request's type with this bit set.
 inline constexpr uint8_t kReplyFlag = 0x80;
@@ -44,6 +49,14 @@ struct HeapInfo {
   uint64_t largest_free_block = 0;  // largest physically contiguous free block, bytes
   DMAHEAP_WIRE_FIELDS(name, type, minor, size, free, largest_free_block)
   bool operator==(const HeapInfo&) const = default;
+};
+
+// A heap with everything the service knows of it: the version-1 listing plus the descriptor.
+struct HeapRecord {
+  HeapInfo heap;               // heap.type == descriptor.kind
+  HeapDescriptor descriptor;
+  DMAHEAP_WIRE_FIELDS(heap, descriptor)
+  bool operator==(const HeapRecord&) const = default;
 };
 
 struct Segment {
@@ -178,6 +191,14 @@ struct StatsReply {
   bool operator==(const StatsReply&) const = default;
 };
 
+struct DescribeHeapsReply {
+  static constexpr MsgType kType = MsgType::kDescribeHeaps;
+  static constexpr bool kCarriesFd = false;
+  std::vector<HeapRecord> heaps;  // in the kernel's list order
+  DMAHEAP_WIRE_FIELDS(heaps)
+  bool operator==(const DescribeHeapsReply&) const = default;
+};
+
 // ---- requests ----
 
 struct HelloRequest {
@@ -242,10 +263,21 @@ struct StatsRequest {
   bool operator==(const StatsRequest&) const = default;
 };
 
+// The heaps with their descriptors. A service that predates it answers EOPNOTSUPP; the client
+// then asks ListHeaps and derives the descriptor from `type` (descriptorFromType).
+struct DescribeHeapsRequest {
+  using Reply = DescribeHeapsReply;
+  static constexpr MsgType kType = MsgType::kDescribeHeaps;
+  static constexpr bool kCarriesFd = false;
+  auto tie() { return std::tie(); }
+  auto tie() const { return std::tie(); }
+  bool operator==(const DescribeHeapsRequest&) const = default;
+};
+
 using Request = std::variant<HelloRequest, ListHeapsRequest, AllocRequest, SetNameRequest, BufferInfoRequest,
-                             StatsRequest>;
+                             StatsRequest, DescribeHeapsRequest>;
 using ReplyBody = std::variant<std::monostate, HelloReply, ListHeapsReply, AllocReply, SetNameReply, BufferInfoReply,
-                               StatsReply>;
+                               StatsReply, DescribeHeapsReply>;
 
 // A reply: errno 0 and a body of the request's reply type, or a positive errno, a sentence and
 // no body (std::monostate).
@@ -257,3 +289,14 @@ struct Reply {
 };
 
 }  // namespace dmaheap::proto
+
+namespace dmaheap {
+// The descriptor's wire fields, in wire order: kind (string), contiguous, cached (bool),
+// address_limit, source (u8), region (string).
+inline auto wireFields(HeapDescriptor& d) {
+  return std::tie(d.kind, d.contiguous, d.cached, d.address_limit, d.source, d.region);
+}
+inline auto wireFields(const HeapDescriptor& d) {
+  return std::tie(d.kind, d.contiguous, d.cached, d.address_limit, d.source, d.region);
+}
+}  // namespace dmaheap

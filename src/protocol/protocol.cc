@@ -16,6 +16,20 @@ struct IsVector : std::false_type {};
 template <typename T>
 struct IsVector<std::vector<T>> : std::true_type {};
 
+// A struct's wire fields: its tie() (DMAHEAP_WIRE_FIELDS), or wireFields(v) for a type defined
+// outside the protocol (the heap descriptor, messages.h).
+template <typename T>
+concept HasTie = requires(T& v) { v.tie(); };
+
+template <typename T>
+auto fieldsOf(T& v) {
+  if constexpr (HasTie<T>) {
+    return v.tie();
+  } else {
+    return wireFields(v);
+  }
+}
+
 // ---- encode ----
 
 template <typename T>
@@ -32,6 +46,8 @@ void encodeValue(Writer& w, const T& v) {
     w.put(static_cast<uint8_t>(v ? 1 : 0));
   } else if constexpr (std::is_integral_v<T>) {
     w.put(v);
+  } else if constexpr (std::is_enum_v<T>) {
+    w.put(static_cast<std::underlying_type_t<T>>(v));
   } else if constexpr (std::is_same_v<T, std::string>) {
     // Strings we send are ours (heap names, comm, messages); clip rather than emit a frame
     // the peer must refuse.
@@ -40,7 +56,7 @@ void encodeValue(Writer& w, const T& v) {
     w.put(static_cast<uint32_t>(v.size()));
     for (const auto& item : v) encodeValue(w, item);
   } else {
-    encodeTuple(w, v.tie());
+    encodeTuple(w, fieldsOf(v));
   }
 }
 
@@ -59,14 +75,14 @@ template <typename T>
 constexpr size_t minWireSize() {
   if constexpr (std::is_same_v<T, bool>) {
     return 1;
-  } else if constexpr (std::is_integral_v<T>) {
+  } else if constexpr (std::is_integral_v<T> || std::is_enum_v<T>) {
     return sizeof(T);
   } else if constexpr (std::is_same_v<T, std::string>) {
     return 2;
   } else if constexpr (IsVector<T>::value) {
     return 4;
   } else {
-    using Tuple = decltype(std::declval<const T&>().tie());
+    using Tuple = decltype(fieldsOf(std::declval<const T&>()));
     return minTupleSize<Tuple>(std::make_index_sequence<std::tuple_size_v<Tuple>>{});
   }
 }
@@ -86,6 +102,9 @@ void decodeValue(Reader& r, T& v) {
     v = r.getBool();
   } else if constexpr (std::is_integral_v<T>) {
     v = r.get<T>();
+  } else if constexpr (std::is_enum_v<T>) {
+    // Values this side does not know are kept: names of them read "unknown".
+    v = static_cast<T>(r.get<std::underlying_type_t<T>>());
   } else if constexpr (std::is_same_v<T, std::string>) {
     v = r.getString();
   } else if constexpr (IsVector<T>::value) {
@@ -100,7 +119,7 @@ void decodeValue(Reader& r, T& v) {
       v.push_back(std::move(item));
     }
   } else {
-    decodeTuple(r, v.tie());
+    decodeTuple(r, fieldsOf(v));
   }
 }
 
@@ -230,6 +249,7 @@ const char* msgTypeName(uint8_t type) {
     case static_cast<uint8_t>(MsgType::kSetName): return "set-name";
     case static_cast<uint8_t>(MsgType::kBufferInfo): return "buffer-info";
     case static_cast<uint8_t>(MsgType::kStats): return "stats";
+    case static_cast<uint8_t>(MsgType::kDescribeHeaps): return "describe-heaps";
     default: return type == kProtocolErrorType ? "protocol-error" : "unknown";
   }
 }

@@ -1,6 +1,8 @@
 // ServiceClient: blocking request/reply over the dmaheapd socket.
 #include "protocol/service_client.h"
 
+#include "base/heap_descriptor.h"
+
 #include <fcntl.h>
 
 #include <cerrno>
@@ -113,6 +115,21 @@ Result<std::vector<HeapInfo>> ServiceClient::listHeaps() {
   auto reply = expect<ListHeapsReply>(call(ListHeapsRequest{}));
   if (!reply) return reply.error();
   return std::move(reply->heaps);
+}
+
+Result<std::vector<HeapRecord>> ServiceClient::describeHeaps() {
+  auto reply = expect<DescribeHeapsReply>(call(DescribeHeapsRequest{}));
+  if (reply) return std::move(reply->heaps);
+  if (reply.code() != EOPNOTSUPP) return reply.error();
+  // A service from before DescribeHeaps: its listing, with what `type` implies.
+  auto list = listHeaps();
+  if (!list) return list.error();
+  std::vector<HeapRecord> out;
+  for (auto& h : list.value()) {
+    HeapDescriptor d = descriptorFromType(h.type);
+    out.push_back(HeapRecord{std::move(h), std::move(d)});
+  }
+  return out;
 }
 
 Result<ServiceBuffer> ServiceClient::allocate(const AllocRequest& request) {

@@ -46,6 +46,9 @@ class ServiceClient {
 
   Result<HelloReply> hello(const std::string& client_name = "");
   Result<std::vector<HeapInfo>> listHeaps();
+  // The heaps with their descriptors (DescribeHeaps); from a service that predates it, the
+  // version-1 listing with the descriptor its `type` implies.
+  Result<std::vector<HeapRecord>> describeHeaps();
   // DMA_HEAP_IOCTL_ALLOC through the service. The fd's access mode follows fd_flags; it is
   // close-on-exec exactly when fd_flags has O_CLOEXEC.
   Result<ServiceBuffer> allocate(const AllocRequest& request);

@@ -412,6 +412,13 @@ struct Service::Impl {
     return okReply(out);
   }
 
+  Reply handle(Client&, const proto::DescribeHeapsRequest&, UniqueFd&, UniqueFd&) {
+    pollWatcher();
+    proto::DescribeHeapsReply out;
+    for (const HeapEntry* e : registry.heaps()) out.heaps.push_back(heapRecordOf(*e));
+    return okReply(out);
+  }
+
   // A refusal: logged once per client and kind, counted, returned.
   Reply refuse(Client& c, const std::string& kind, const Error& e) {
     ++c.stats.refusals;

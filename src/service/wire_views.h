@@ -14,12 +14,16 @@ inline proto::HeapInfo heapInfoOf(const HeapEntry& e) {
   const HeapUsage u = e.heap->usage();
   proto::HeapInfo h;
   h.name = e.node_name;
-  h.type = e.heap->traits().type;
+  h.type = e.heap->descriptor().kind;
   h.minor = e.minor;
   h.size = u.size;
   h.free = u.free;
   h.largest_free_block = u.largest_free_block;
   return h;
+}
+
+inline proto::HeapRecord heapRecordOf(const HeapEntry& e) {
+  return proto::HeapRecord{heapInfoOf(e), e.heap->descriptor()};
 }
 
 // `inode` is passed in: the service gives its buffers up (releaseFd) and keeps the inode apart.

@@ -1,6 +1,8 @@
 // The step loop of the simulation.
 #include "simulate/simulator.h"
 
+#include "base/heap_descriptor.h"
+
 #include <algorithm>
 #include <deque>
 #include <list>
@@ -26,17 +28,16 @@ struct ResolvedStream {
 
 Result<const HeapEntry*> resolveHeap(const HeapRegistry& registry, const std::string& name) {
   if (const HeapEntry* h = registry.find(name)) return h;
-  // By capability, in creation order (the kernel's list is newest first).
-  auto heaps = registry.heaps();
-  std::reverse(heaps.begin(), heaps.end());
-  for (const HeapEntry* h : heaps) {
-    if (name == "contiguous" && h->heap->traits().physically_contiguous) return h;
-    if (name == "system" && std::string(h->heap->traits().type) == "system") return h;
+  // By capability, with the resolver libdmaheap uses (base/heap_descriptor.h).
+  std::vector<NamedHeap> named;
+  for (const HeapEntry* h : registry.heaps()) named.push_back(NamedHeap{h->node_name, h->heap->descriptor()});
+  if (auto capability = parseCapability(name)) {
+    if (auto resolved = resolveCapability(*capability, named)) return registry.find(*resolved);
   }
   std::string known;
-  for (const HeapEntry* h : heaps) known += (known.empty() ? "" : ", ") + h->node_name;
+  for (auto it = named.rbegin(); it != named.rend(); ++it) known += (known.empty() ? "" : ", ") + it->name;
   return makeError(EINVAL, "no heap '" + name + "' on this board (heaps: " + (known.empty() ? "none" : known) +
-                               "; or use \"contiguous\" / \"system\")");
+                               "; or use \"contiguous\" / \"system\" / \"uncached\" / \"dma32\")");
 }
 
 AreaState areaState(const MemoryModel& m, size_t area) {
@@ -177,9 +178,10 @@ Result<SimResult> simulate(Board& board, const Workload& w, const SimOptions& op
   return out;
 }
 
-Result<MinCmaResult> findMinCma(const dt::BoardPlan& plan, const Workload& w, const SimOptions& options) {
+Result<MinCmaResult> findMinCma(const dt::BoardPlan& plan, const Workload& w, const SimOptions& options,
+                                const std::vector<HeapSpec>& profile) {
   // Which plan area do the streams use?
-  auto first = buildBoard(plan);
+  auto first = buildBoard(plan, profile);
   if (!first) return first.error();
   int plan_area = -1;
   for (const Stream& s : w.streams) {
@@ -206,7 +208,7 @@ Result<MinCmaResult> findMinCma(const dt::BoardPlan& plan, const Workload& w, co
     dt::BoardPlan p = plan;
     p.cma_areas[static_cast<size_t>(plan_area)].size = blocks * block;
     p.cma_areas[static_cast<size_t>(plan_area)].base = end - blocks * block;
-    auto board = buildBoard(p);
+    auto board = buildBoard(p, profile);
     uint64_t failures = ~uint64_t{0};
     if (board) {
       auto r = simulate(*board.value(), w, options);

@@ -81,6 +81,8 @@ struct MinCmaResult {
   uint64_t bytes = 0;
   std::vector<std::pair<uint64_t, uint64_t>> tried;  // (bytes, failures)
 };
-Result<MinCmaResult> findMinCma(const dt::BoardPlan& plan, const Workload& workload, const SimOptions& options);
+// `profile`: the heap profile's extra heaps (heaps/heap_profile.h), added to every board tried.
+Result<MinCmaResult> findMinCma(const dt::BoardPlan& plan, const Workload& workload, const SimOptions& options,
+                                const std::vector<HeapSpec>& profile = {});
 
 }  // namespace dmaheap::sim

@@ -142,3 +142,64 @@ TEST(Allocator, BackendChoiceErrors) {
 
 }  // namespace
 }  // namespace dmaheap
+
+namespace dmaheap {
+namespace {
+
+Allocator withProfile(const std::string& profile, const std::string& dtb = "") {
+  AllocatorOptions o;
+  o.backend = Backend::kEmbedded;
+  o.profile = profile;
+  o.dtb = dtb;
+  auto a = Allocator::create(o);
+  EXPECT_TRUE(a.ok()) << a.message();
+  return std::move(a.value());
+}
+
+TEST(AllocatorCapabilities, UncachedAndDma32WithAProfile) {
+  auto a = withProfile("rockchip", DMAHEAP_SOURCE_DIR "/examples/rockchip-6g-above-4g.dts");
+  EXPECT_EQ(a.resolve(Capability::kUncached).value(), "system-uncached");
+  EXPECT_EQ(a.resolve(Capability::kDma32).value(), "system-dma32");
+  EXPECT_EQ(a.resolve(Capability::kSystem).value(), "system");
+  auto heaps = a.heaps();
+  ASSERT_TRUE(heaps.ok());
+  for (const auto& h : *heaps) {
+    if (h.name != "system-uncached-dma32") continue;
+    EXPECT_EQ(h.type, "system");
+    EXPECT_FALSE(h.descriptor.cached);
+    EXPECT_TRUE(h.descriptor.dma32());
+    EXPECT_TRUE(h.has(Capability::kDma32));
+    EXPECT_FALSE(h.has(Capability::kSystem));
+  }
+  auto buf = a.allocate(Capability::kDma32, 1 << 20);
+  ASSERT_TRUE(buf.ok()) << buf.message();
+  EXPECT_EQ(buf->heap(), "system-dma32");
+}
+
+TEST(AllocatorCapabilities, UncachedFallsBackToSystemAndDma32DoesNot) {
+  auto a = embedded("6.18");
+  EXPECT_EQ(a.resolve(Capability::kUncached).value(), "system");
+  auto dma32 = a.resolve(Capability::kDma32);
+  EXPECT_EQ(dma32.error().value(), ENOENT);
+  EXPECT_EQ(dma32.message(), "no heap offers dma32 memory on the embedded backend");
+  auto buf = a.allocate(Capability::kUncached, 4096);
+  ASSERT_TRUE(buf.ok());
+  EXPECT_EQ(buf->heap(), "system");
+}
+
+TEST(AllocatorCapabilities, EnvironmentShapesTheEmbeddedBoard) {
+  ::setenv("DMAHEAP_PROFILE", "android", 1);
+  AllocatorOptions o;
+  o.backend = Backend::kEmbedded;
+  auto a = Allocator::create(o);
+  ::unsetenv("DMAHEAP_PROFILE");
+  ASSERT_TRUE(a.ok()) << a.message();
+  EXPECT_EQ(a->resolve(Capability::kUncached).value(), "system-uncached");
+  ::setenv("DMAHEAP_PROFILE", "bogus", 1);
+  auto bad = Allocator::create(o);
+  ::unsetenv("DMAHEAP_PROFILE");
+  EXPECT_EQ(bad.error().value(), EINVAL);
+}
+
+}  // namespace
+}  // namespace dmaheap

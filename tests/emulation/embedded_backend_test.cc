@@ -21,10 +21,10 @@ TEST(EmbeddedBackend, ListsTheBoardHeapsSortedWithTypes) {
   ASSERT_TRUE(heaps.ok());
   ASSERT_EQ(heaps->size(), 3u);
   EXPECT_EQ((*heaps)[0].name, "default_cma_region");
-  EXPECT_EQ((*heaps)[0].type, "cma");
-  EXPECT_TRUE((*heaps)[0].contiguous);
+  EXPECT_EQ((*heaps)[0].descriptor.kind, "cma");
+  EXPECT_TRUE((*heaps)[0].descriptor.contiguous);
   EXPECT_EQ((*heaps)[2].name, "system");
-  EXPECT_FALSE((*heaps)[2].contiguous);
+  EXPECT_FALSE((*heaps)[2].descriptor.contiguous);
 }
 
 TEST(EmbeddedBackend, AllocatesPageAlignedWithTheRequestedFdFlags) {

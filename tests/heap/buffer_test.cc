@@ -16,13 +16,13 @@ namespace dmaheap {
 namespace {
 
 std::unique_ptr<Buffer> makeBuffer(uint64_t size, Kernel kernel = {}, uint32_t fd_flags = O_RDWR | O_CLOEXEC,
-                                   HeapTraits traits = {}) {
+                                   int map_error_errno = EIO) {
   testing::FakeHeap heap;
   auto mem = heap.allocate(size);
   Buffer::Options o;
   o.heap_name = "fake";
   o.fd_flags = fd_flags;
-  o.traits = traits;
+  o.map_error_errno = map_error_errno;
   return std::move(Buffer::create(std::move(mem.value()), size, kernel, o).value());
 }
 
@@ -111,9 +111,7 @@ TEST(Buffer, ExportSyncFile) {
 }
 
 TEST(Buffer, DeviceAttachments) {
-  HeapTraits cma;
-  cma.map_error_errno = ENOMEM;
-  auto b = makeBuffer(8192, Kernel{}, O_RDWR, cma);  // one segment at 0x80000000
+  auto b = makeBuffer(8192, Kernel{}, O_RDWR, ENOMEM);  // the CMA heap's map errno  // one segment at 0x80000000
   DeviceConstraints low{"dma24", false, 0xFFFFFF};
   const int a = b->attach(low);
   EXPECT_EQ(b->map(a).code(), ENOMEM);

@@ -20,7 +20,7 @@ class FakeHeap final : public Heap {
     if (state_->fail_errno) return makeError(state_->fail_errno, "fake failure");
     return std::unique_ptr<PhysicalAllocation>(std::make_unique<Alloc>(state_, len));
   }
-  HeapTraits traits() const override { return HeapTraits{}; }
+  HeapDescriptor descriptor() const override { return HeapDescriptor{}; }
   HeapUsage usage() const override { return HeapUsage{}; }
   State& state() { return *state_; }
 

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "heap/registry.h"
+#include "heaps/carveout_heap.h"
 #include "heaps/cma_heap.h"
 #include "heaps/system_heap.h"
 
@@ -21,9 +22,18 @@ class HeapConformance : public ::testing::TestWithParam<std::string> {
     MemoryLayout l;
     l.ram = {{kBase, 256 * kMiB}};
     l.cma_areas = {{"reserved", {kBase + 128 * kMiB, 64 * kMiB}}};
+    l.reserved = {{kBase + 64 * kMiB, 48 * kMiB}};  // a no-map carve-out
     memory_ = std::shared_ptr<MemoryModel>(MemoryModel::create(Kernel{}, l).value().release());
     ASSERT_TRUE(registry_.add("system", std::make_shared<SystemHeap>(memory_)));
     ASSERT_TRUE(registry_.add("reserved", std::make_shared<CmaHeap>(memory_, 0, 8)));
+    // The vendor heaps of docs/heap-profiles.md.
+    ASSERT_TRUE(registry_.add("system-uncached", std::make_shared<SystemHeap>(memory_, SystemHeapOptions{false})));
+    ASSERT_TRUE(registry_.add("system-dma32",
+                              std::make_shared<SystemHeap>(memory_, SystemHeapOptions{true, AddressLimit::k32Bit})));
+    ASSERT_TRUE(registry_.add("reserved-uncached", std::make_shared<CmaHeap>(memory_, 0, 8, false)));
+    ASSERT_TRUE(registry_.add(
+        "carveout", std::make_shared<CarveoutHeap>(
+                        std::make_shared<RegionAllocator>(kBase + 64 * kMiB, 48 * kMiB, 4096), "carveout@44000000")));
     heap_ = registry_.find(GetParam());
     ASSERT_NE(heap_, nullptr);
   }
@@ -108,12 +118,14 @@ TEST_P(HeapConformance, SegmentsCoverTheBufferAndLieInRam) {
   }
   EXPECT_EQ(total, b->size());
   EXPECT_EQ(b->size(), 5 * kMiB + 16384);
-  if (heap_->heap->traits().physically_contiguous) {
+  if (heap_->heap->descriptor().contiguous) {
     EXPECT_EQ(b->segments().size(), 1u);
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(EveryHeap, HeapConformance, ::testing::Values("system", "reserved"));
+INSTANTIATE_TEST_SUITE_P(EveryHeap, HeapConformance,
+                         ::testing::Values("system", "reserved", "system-uncached", "system-dma32", "reserved-uncached",
+                                           "carveout"));
 
 }  // namespace
 }  // namespace dmaheap

@@ -71,7 +71,60 @@ TEST(SystemHeap, UsageExcludesCma) {
   EXPECT_EQ(heap.usage().size, 48 * kMiB);
   EXPECT_EQ(heap.usage().free, 48 * kMiB);
   EXPECT_EQ(heap.usage().largest_free_block, 4 * kMiB);
-  EXPECT_STREQ(heap.traits().type, "system");
+  EXPECT_EQ(heap.descriptor().kind, "system");
+}
+
+}  // namespace
+}  // namespace dmaheap
+
+namespace dmaheap {
+namespace {
+
+// 1 GiB below 4 GiB and 1 GiB above it.
+std::shared_ptr<MemoryModel> acrossFourGiB() {
+  MemoryLayout l;
+  l.ram = {{0xC0000000, 1024 * kMiB}, {0x100000000, 1024 * kMiB}};
+  return std::shared_ptr<MemoryModel>(MemoryModel::create(Kernel{}, l).value().release());
+}
+
+TEST(SystemHeapVariants, Dma32TakesPagesBelow4GiBOnly) {
+  auto m = acrossFourGiB();
+  SystemHeap dma32(m, {true, AddressLimit::k32Bit});
+  SystemHeap plain(m);
+  auto a = dma32.allocate(64 * kMiB);
+  ASSERT_TRUE(a.ok());
+  for (const auto& s : (*a)->segments()) EXPECT_LE(s.base + s.size, uint64_t{1} << 32);
+  auto b = plain.allocate(64 * kMiB);
+  ASSERT_TRUE(b.ok());
+  for (const auto& s : (*b)->segments()) EXPECT_GE(s.base, uint64_t{1} << 32) << "Normal zone first";
+  EXPECT_EQ(dma32.usage().size, 1024 * kMiB);
+  EXPECT_EQ(dma32.usage().free, 1024 * kMiB - 64 * kMiB);
+  EXPECT_EQ(plain.usage().size, 2048 * kMiB);
+}
+
+TEST(SystemHeapVariants, Dma32IsEnomemWhenTheZoneIsFullAndRecovers) {
+  auto m = acrossFourGiB();
+  SystemHeap dma32(m, {true, AddressLimit::k32Bit});
+  auto all = dma32.allocate(1024 * kMiB);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(dma32.allocate(4096).code(), ENOMEM) << "the Normal zone has room, but not below 4 GiB";
+  EXPECT_TRUE(SystemHeap(m).allocate(4096).ok());
+  all.value().reset();
+  EXPECT_TRUE(dma32.allocate(1024 * kMiB).ok());
+}
+
+TEST(SystemHeapVariants, DescriptorsAndNames) {
+  EXPECT_EQ(SystemHeap::defaultName({}), "system");
+  EXPECT_EQ(SystemHeap::defaultName({false, AddressLimit::kNone}), "system-uncached");
+  EXPECT_EQ(SystemHeap::defaultName({true, AddressLimit::k32Bit}), "system-dma32");
+  EXPECT_EQ(SystemHeap::defaultName({false, AddressLimit::k32Bit}), "system-uncached-dma32");
+  const HeapDescriptor d = SystemHeap::describe({false, AddressLimit::k32Bit});
+  EXPECT_EQ(d.kind, "system");
+  EXPECT_FALSE(d.cached);
+  EXPECT_FALSE(d.contiguous);
+  EXPECT_TRUE(d.dma32());
+  EXPECT_EQ(d.source, MemorySource::kSystemPages);
+  EXPECT_EQ(d.region, "");
 }
 
 }  // namespace

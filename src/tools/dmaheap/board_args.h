@@ -1,4 +1,5 @@
-// The options every board-using subcommand shares: --dtb, --kernel, --kernel-config, --cmdline.
+// The options every board-using subcommand shares: --dtb, --kernel, --kernel-config, --cmdline,
+// --profile and --heaps (docs/heap-profiles.md).
 #pragma once
 
 #include "board/board_loader.h"
@@ -7,7 +8,7 @@
 namespace dmaheap::cli {
 
 inline void addBoardOptions(ArgSpec* spec) {
-  spec->options.insert({"--dtb", "--kernel", "--kernel-config", "--cmdline"});
+  spec->options.insert({"--dtb", "--kernel", "--kernel-config", "--cmdline", "--profile", "--heaps"});
 }
 
 inline BoardOptions boardOptionsFrom(const Args& args) {
@@ -16,6 +17,8 @@ inline BoardOptions boardOptionsFrom(const Args& args) {
   if (auto* v = args.option("--kernel")) o.kernel = *v;
   if (auto* v = args.option("--kernel-config")) o.kernel_config = *v;
   if (auto* v = args.option("--cmdline")) o.cmdline = *v;
+  if (auto* v = args.option("--profile")) o.profile = *v;
+  if (auto* v = args.option("--heaps")) o.heaps_file = *v;
   return o;
 }
 

@@ -8,31 +8,49 @@
 #include <nlohmann/json.hpp>
 
 #include "base/errno_name.h"
+#include "base/heap_descriptor.h"
 #include "base/size.h"
 
 namespace dmaheap::cli {
 
 std::optional<proto::ServiceClient> serviceIfRunning(const Args& args) {
-  for (const char* o : {"--dtb", "--kernel", "--kernel-config", "--cmdline"}) {
+  for (const char* o : {"--dtb", "--kernel", "--kernel-config", "--cmdline", "--profile", "--heaps"}) {
     if (args.option(o) != nullptr) return std::nullopt;
   }
   return proto::ServiceClient::connectIfRunning(proto::defaultSocketPath());
 }
 
-void printHeapList(bool json, const std::string& kernel, std::vector<proto::HeapInfo> heaps,
+namespace {
+
+// What the text listing adds after the numbers for a heap that is not plain: "  uncached, dma32".
+std::string descriptorNote(const HeapDescriptor& d) {
+  std::string note;
+  auto add = [&](const std::string& s) { note += (note.empty() ? "  " : ", ") + s; };
+  if (!d.cached) add("uncached");
+  if (d.dma32()) add("dma32");
+  if (d.source == MemorySource::kCarveout) add("carve-out " + d.region);
+  return note;
+}
+
+}  // namespace
+
+void printHeapList(bool json, const std::string& kernel, std::vector<proto::HeapRecord> records,
                    const std::string& served_by) {
   // Sorted by name, as `ls /dev/dma_heap` shows them.
-  std::sort(heaps.begin(), heaps.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  std::sort(records.begin(), records.end(), [](const auto& a, const auto& b) { return a.heap.name < b.heap.name; });
   if (json) {
     nlohmann::json out;
     out["kernel"] = kernel;
     out["heaps"] = nlohmann::json::array();
-    for (const auto& h : heaps) {
-      out["heaps"].push_back({{"name", h.name},
-                              {"type", h.type},
-                              {"size", h.size},
-                              {"free", h.free},
-                              {"largest_free_block", h.largest_free_block}});
+    for (const auto& r : records) {
+      const auto& h = r.heap;
+      nlohmann::json e = {{"name", h.name},
+                          {"type", h.type},
+                          {"size", h.size},
+                          {"free", h.free},
+                          {"largest_free_block", h.largest_free_block}};
+      addDescriptorJson(e, r.descriptor);
+      out["heaps"].push_back(std::move(e));
     }
     std::printf("%s\n", jsonText(out).c_str());
     return;
@@ -40,11 +58,12 @@ void printHeapList(bool json, const std::string& kernel, std::vector<proto::Heap
   std::printf("/dev/dma_heap on kernel %s%s:\n", kernel.c_str(),
               served_by.empty() ? "" : (" (served by " + served_by + ")").c_str());
   std::printf("  %-28s %-7s %12s %12s %14s\n", "HEAP", "TYPE", "SIZE", "FREE", "LARGEST BLOCK");
-  for (const auto& h : heaps) {
-    std::printf("  %-28s %-7s %12s %12s %14s\n", h.name.c_str(), h.type.c_str(), formatSize(h.size).c_str(),
-                formatSize(h.free).c_str(), formatSize(h.largest_free_block).c_str());
+  for (const auto& r : records) {
+    const auto& h = r.heap;
+    std::printf("  %-28s %-7s %12s %12s %14s%s\n", h.name.c_str(), h.type.c_str(), formatSize(h.size).c_str(),
+                formatSize(h.free).c_str(), formatSize(h.largest_free_block).c_str(), descriptorNote(r.descriptor).c_str());
   }
-  if (heaps.empty()) std::printf("  (none: this kernel creates no DMA-BUF heaps)\n");
+  if (records.empty()) std::printf("  (none: this kernel creates no DMA-BUF heaps)\n");
 }
 
 void printBuffers(bool json, const std::vector<proto::BufferInfo>& buffers) {

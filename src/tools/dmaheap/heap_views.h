@@ -17,14 +17,15 @@
 namespace dmaheap::cli {
 
 // The running service, when the command names no board of its own (none of --dtb, --kernel,
-// --kernel-config, --cmdline) and one answers at the default socket; nullopt otherwise.
+// --kernel-config, --cmdline, --profile, --heaps) and one answers at the default socket; nullopt otherwise.
 std::optional<proto::ServiceClient> serviceIfRunning(const Args& args);
 
 using service::bufferInfoOf;
 using service::heapInfoOf;
+using service::heapRecordOf;
 
 // `served_by`: "" for the embedded heaps, else e.g. "dmaheapd pid 42".
-void printHeapList(bool json, const std::string& kernel, std::vector<proto::HeapInfo> heaps,
+void printHeapList(bool json, const std::string& kernel, std::vector<proto::HeapRecord> heaps,
                    const std::string& served_by);
 void printBuffers(bool json, const std::vector<proto::BufferInfo>& buffers);
 void printHeapNow(const proto::HeapInfo& heap, const std::string& served_by);

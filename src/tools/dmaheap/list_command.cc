@@ -20,7 +20,7 @@ int runList(const std::vector<std::string>& argv) {
   }
   const bool json = args->has("--json");
   if (auto service = serviceIfRunning(*args)) {
-    auto heaps = service->listHeaps();
+    auto heaps = service->describeHeaps();
     if (!heaps) {
       std::fprintf(stderr, "dmaheap list: %s: %s\n", errnoName(heaps.code()).c_str(), heaps.error().message().c_str());
       return kExitFailure;
@@ -35,8 +35,8 @@ int runList(const std::vector<std::string>& argv) {
     return kExitUsage;
   }
   const HeapRegistry& registry = *board.value()->registry;
-  std::vector<proto::HeapInfo> heaps;
-  for (const HeapEntry* h : registry.heaps()) heaps.push_back(heapInfoOf(*h));
+  std::vector<proto::HeapRecord> heaps;
+  for (const HeapEntry* h : registry.heaps()) heaps.push_back(heapRecordOf(*h));
   printHeapList(json, registry.kernel().version.str(), std::move(heaps), "");
   return kExitOk;
 }

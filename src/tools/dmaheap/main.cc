@@ -16,14 +16,14 @@ struct Subcommand {
 };
 
 constexpr Subcommand kSubcommands[] = {
-    {"list", dmaheap::cli::runList, "list [--dtb FILE] [--kernel V] [--kernel-config FILE] [--json]"},
+    {"list", dmaheap::cli::runList, "list [--dtb FILE] [--kernel V] [--kernel-config FILE] [--profile NAME] [--heaps FILE] [--json]"},
     {"alloc", dmaheap::cli::runAlloc,
-     "alloc HEAP SIZE [--count N] [--dtb FILE] [--kernel V] [--kernel-config FILE] [--json]"},
+     "alloc HEAP SIZE [--count N] [--dtb FILE] [--kernel V] [--kernel-config FILE] [--profile NAME] [--heaps FILE] [--json]"},
     {"dt-check", dmaheap::cli::runDtCheck,
      "dt-check FILE [--kernel V] [--kernel-config FILE] [--cmdline \"cma=...\"] [--json] [--svg OUT.svg]"},
-    {"run", dmaheap::cli::runRun, "run [--dtb FILE] [--kernel V] [--kernel-config FILE] -- PROGRAM [ARGS...]"},
+    {"run", dmaheap::cli::runRun, "run [--dtb FILE] [--kernel V] [--kernel-config FILE] [--profile NAME] [--heaps FILE] -- PROGRAM [ARGS...]"},
     {"simulate", dmaheap::cli::runSimulate,
-     "simulate [--dtb FILE] [--kernel V] WORKLOAD [--policy first-fit|best-fit|segregated|compare] [--json] [--svg OUT.svg] "
+     "simulate [--dtb FILE] [--kernel V] [--profile NAME] [--heaps FILE] WORKLOAD [--policy first-fit|best-fit|segregated|compare] [--json] [--svg OUT.svg] "
      "[--find-min-cma]"},
     {"stats", dmaheap::cli::runStats, "stats [--json] [--no-holders] [--socket PATH]"},
 };

@@ -8,6 +8,7 @@
 #include "base/size.h"
 #include "base/json_text.h"
 #include "devicetree/plan.h"
+#include "heaps/heap_profile.h"
 #include "simulate/report.h"
 #include "simulate/simulator.h"
 #include "tools/dmaheap/board_args.h"
@@ -58,11 +59,16 @@ int runSimulate(const std::vector<std::string>& argv) {
     std::fprintf(stderr, "dmaheap simulate: %s\n", plan.error().message().c_str());
     return kExitUsage;
   }
+  auto profile = heapProfileFromOptions(boardOptionsFrom(*args).profile, boardOptionsFrom(*args).heaps_file);
+  if (!profile) {
+    std::fprintf(stderr, "dmaheap simulate: %s\n", profile.error().message().c_str());
+    return kExitUsage;
+  }
   const bool json = args->has("--json");
   nlohmann::json all = nlohmann::json::array();
   int failures = 0;
   for (CmaPlacement policy : policies) {
-    auto board = buildBoard(plan.value());
+    auto board = buildBoard(plan.value(), profile.value());
     if (!board) {
       std::fprintf(stderr, "dmaheap simulate: %s\n", board.error().message().c_str());
       return kExitUsage;
@@ -76,7 +82,7 @@ int runSimulate(const std::vector<std::string>& argv) {
     failures += result->failures > 0;
     nlohmann::json entry = nlohmann::json::parse(sim::reportJson(result.value(), page));
     if (args->has("--find-min-cma")) {
-      auto min = sim::findMinCma(plan.value(), workload.value(), sim::SimOptions{policy});
+      auto min = sim::findMinCma(plan.value(), workload.value(), sim::SimOptions{policy}, profile.value());
       if (!min) {
         std::fprintf(stderr, "dmaheap simulate: --find-min-cma: %s\n", min.error().message().c_str());
         return kExitUsage;

@@ -5,10 +5,12 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <map>
 
 #include <nlohmann/json.hpp>
 
 #include "base/errno_name.h"
+#include "base/heap_descriptor.h"
 #include "base/json_text.h"
 #include "base/size.h"
 #include "protocol/service_client.h"
@@ -18,21 +20,27 @@
 namespace dmaheap::cli {
 namespace {
 
-nlohmann::json toJson(const proto::StatsReply& s) {
+// The descriptor of each heap, by name (DescribeHeaps; what `type` implies from an older service).
+using Descriptors = std::map<std::string, HeapDescriptor>;
+
+nlohmann::json toJson(const proto::StatsReply& s, const Descriptors& descriptors) {
   nlohmann::json out;
   out["service_pid"] = s.service_pid;
   out["buffers_freed"] = s.buffers_freed;
   out["watch_rechecks"] = s.watch_rechecks;
   out["heaps"] = nlohmann::json::array();
   for (const auto& h : s.heaps) {
-    out["heaps"].push_back({{"name", h.heap.name},
-                            {"type", h.heap.type},
-                            {"size", h.heap.size},
-                            {"used", h.used},
-                            {"free", h.heap.free},
-                            {"largest_free_block", h.heap.largest_free_block},
-                            {"buffers", h.buffers},
-                            {"buffer_bytes", h.buffer_bytes}});
+    nlohmann::json e = {{"name", h.heap.name},
+                        {"type", h.heap.type},
+                        {"size", h.heap.size},
+                        {"used", h.used},
+                        {"free", h.heap.free},
+                        {"largest_free_block", h.heap.largest_free_block},
+                        {"buffers", h.buffers},
+                        {"buffer_bytes", h.buffer_bytes}};
+    auto d = descriptors.find(h.heap.name);
+    addDescriptorJson(e, d != descriptors.end() ? d->second : descriptorFromType(h.heap.type));
+    out["heaps"].push_back(std::move(e));
   }
   out["buffers"] = nlohmann::json::array();
   for (const auto& b : s.buffers) {
@@ -142,7 +150,11 @@ int runStats(const std::vector<std::string>& argv) {
     return kExitFailure;
   }
   if (args->has("--json")) {
-    std::printf("%s\n", jsonText(toJson(*stats)).c_str());
+    Descriptors descriptors;
+    if (auto described = client->describeHeaps()) {
+      for (const auto& r : described.value()) descriptors[r.heap.name] = r.descriptor;
+    }
+    std::printf("%s\n", jsonText(toJson(*stats, descriptors)).c_str());
   } else {
     printText(*stats);
   }

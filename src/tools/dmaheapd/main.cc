@@ -19,6 +19,7 @@ constexpr int kExitUsage = 2;
 
 const char* const kUsage =
     "usage: dmaheapd [--dtb FILE] [--kernel V] [--kernel-config FILE] [--cmdline \"cma=...\"]\n"
+    "                [--profile android|rockchip|nxp] [--heaps FILE]\n"
     "                [--socket PATH] [--config FILE]\n"
     "\n"
     "Serves the heaps the board and kernel make (default: the built-in board, kernel 6.18) on\n"
@@ -55,6 +56,10 @@ int main(int argc, char** argv) {
       board_options.kernel_config = value;
     } else if (key == "--cmdline") {
       board_options.cmdline = value;
+    } else if (key == "--profile") {
+      board_options.profile = value;
+    } else if (key == "--heaps") {
+      board_options.heaps_file = value;
     } else if (key == "--socket") {
       socket_path = value;
     } else if (key == "--config") {

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "dmaheap/export.h"
+#include "dmaheap/heap_descriptor.h"
 
 namespace dmaheap {
 
@@ -75,20 +76,28 @@ enum class Backend {
 };
 DMAHEAP_API const char* backendName(Backend backend);
 
-// What an allocation needs from a heap, independent of what a kernel names it.
-enum class Capability {
-  kSystem,      // any memory: the "system" heap
-  kContiguous,  // one physically contiguous block: a CMA heap ("default_cma_region",
-                // "reserved", "linux,cma", or a per-region heap)
-};
+// Capability (what an allocation needs from a heap: system, contiguous, uncached, dma32) is
+// defined in <dmaheap/heap_descriptor.h>. How each resolves to a heap, in order of preference:
+//   kSystem:     "system", else the first (by name) cached system-pages heap without an address
+//                limit.
+//   kUncached:   "system-uncached", else the first uncached system-pages heap; when the backend
+//                has none, the kSystem heap (Android's BufferAllocator::AllocSystem falls back
+//                the same way: uncached is an optimisation, not a requirement).
+//   kDma32:      "system-dma32", else the first cached system heap below 4 GiB, else any
+//                system heap below 4 GiB. No fallback: memory above 4 GiB would break the
+//                device that asked. ENOENT when none exists.
+//   kContiguous: "default_cma_region", "reserved", "linux,cma", then "linux,cma@ADDR", then
+//                other cached CMA heaps, uncached CMA heaps, then other contiguous heaps
+//                (carve-outs).
 
 // CPU access directions (DMA_BUF_SYNC_READ / WRITE / RW).
 enum class CpuAccess : unsigned { kRead = 1, kWrite = 2, kReadWrite = 3 };
 
 struct DMAHEAP_API HeapDescription {
   std::string name;            // the /dev/dma_heap entry
-  std::string type;            // "system", "cma", or "unknown"
+  std::string type;            // descriptor.kind ("system", "cma", "carveout", "unknown"), kept for source compatibility
   std::vector<Capability> capabilities;
+  HeapDescriptor descriptor;   // what the heap is: contiguous, cached, address limit, memory source
   uint64_t size = 0;           // bytes the heap can hand out at most (0 if unknown)
   uint64_t free = 0;           // bytes free now (0 if unknown)
   bool has(Capability c) const;
@@ -101,6 +110,12 @@ struct AllocatorOptions {
   std::string dtb;
   std::string kernel;
   std::string kernel_config;
+  // The embedded backend's heap profile (as `dmaheap --profile/--heaps`, docs/heap-profiles.md);
+  // "" = $DMAHEAP_PROFILE / $DMAHEAP_HEAPS, else none. With the environment variables (and
+  // $DMAHEAP_DTB for `dtb`) a program that cannot pass options, such as one using the C API,
+  // shapes its embedded board; they never change which backend kAuto picks.
+  std::string profile;
+  std::string heaps_file;
 };
 
 namespace detail {

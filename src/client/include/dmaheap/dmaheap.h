@@ -54,8 +54,11 @@ DMAHEAP_API int dmaheap_heap_get_info(dmaheap_allocator *allocator, int index, s
  * receives the dma-buf fd. -ENOENT for an unknown heap, else the kernel's errno (-EINVAL for
  * length 0, -ENOMEM when the heap is full, ...). */
 DMAHEAP_API int dmaheap_alloc(dmaheap_allocator *allocator, const char *heap, uint64_t len, int *fd_out);
-/* The same by capability: "system" (any memory) or "contiguous" (one physically contiguous
- * block: the CMA heap, whatever this kernel calls it). -ENOENT when no heap has it. */
+/* The same by capability: "system" (any memory), "contiguous" (one physically contiguous
+ * block: the CMA heap, whatever this kernel calls it), "uncached" ("system-uncached", else the
+ * system heap, as Android's AllocSystem falls back) or "dma32" (system memory below 4 GiB, no
+ * fallback). -ENOENT when no heap has it; -EINVAL for another capability name. The order of
+ * preference is the C++ API's (dmaheap/allocator.h). */
 DMAHEAP_API int dmaheap_alloc_capability(dmaheap_allocator *allocator, const char *capability, uint64_t len, int *fd_out);
 /* The heap name a capability resolves to, NUL-terminated (-ERANGE if `name_len` is too small). */
 DMAHEAP_API int dmaheap_resolve_capability(dmaheap_allocator *allocator, const char *capability, char *name, size_t name_len);
