@@ -3,7 +3,7 @@
 
 Every version-dependent fact is a named rule in src/base/kernel.* (KernelRule, and the named
 accessors of Kernel); code elsewhere asks the rule, never the version. This lint reports each
-file:line that compares versions by hand: `.atLeast(`, `version <`/`>`/`<=`/`>=`/`<=>`,
+file:line that compares versions by hand: `.atLeast(`, `x.version <`/`>`/`<=`/`>=`/`<=>`,
 `.major()`/`.minor()` in a comparison, `KernelVersion::of(...)` in a comparison.
 
 scripts/kernel-rules-allow.txt lists files (paths from the repository root, one a line, `#`

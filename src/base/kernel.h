@@ -103,10 +103,6 @@ struct Kernel {
   CmaHeapEra cmaHeapEra() const;
   // EXPORT/IMPORT_SYNC_FILE exist from 6.0.
   bool hasSyncFileIoctls() const { return version.atLeast(6, 0); }
-  // `cma=` on the command line overrides a DT linux,cma-default node from 5.7.
-  bool cmdlineCmaWinsOverDt() const { return version.atLeast(5, 7); }
-  // 6.18.y/6.19 skip the DT default node during the scan ("Skipping dt linux,cma-default ...").
-  bool cmdlineCmaSkipsDtNodeInScan() const { return version.atLeast(6, 19); }
 
   // ---- Rules of the dma-heap core and the dma-buf ioctls (issue 11, the front door:
   // ---- heap/dmabuf_ioctl.h, heap/heap_naming.h; docs/kernel-behaviour.md §1.6, §2).
