@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 passed=0
 failed=0
 failed_names=()
+summary=()
+total_start=$SECONDS
 run() {
   local name=$1
   shift
@@ -16,10 +18,12 @@ run() {
   if "$@"; then
     passed=$((passed + 1))
     echo "=== $name: ok ($((SECONDS - start)) s)"
+    summary+=("$(printf '  %-32s ok      %5d s' "$name" $((SECONDS - start)))")
   else
     failed=$((failed + 1))
     failed_names+=("$name")
     echo "=== $name: FAILED ($((SECONDS - start)) s)"
+    summary+=("$(printf '  %-32s FAILED  %5d s' "$name" $((SECONDS - start)))")
   fi
 }
 run "unit tests" ctest --test-dir "$build" --output-on-failure -j2 --timeout 600
@@ -31,6 +35,8 @@ for suite in tests/suites/*.sh; do
   run "$(basename "$suite" .sh)" "$suite" "$build"
 done
 echo
+echo "groups (wall time each; $((SECONDS - total_start)) s in all):"
+printf '%s\n' "${summary[@]}"
 if [[ $failed -gt 0 ]]; then echo "failed: ${failed_names[*]}"; fi
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]

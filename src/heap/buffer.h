@@ -21,7 +21,7 @@
 
 namespace dmaheap {
 
-// What a simulated device can reach (reference 3.3, 4.3).
+// What a simulated device can reach (docs/kernel-behaviour.md §3.3, §4.3).
 struct DeviceConstraints {
   std::string name = "device";
   bool needs_contiguous = false;      // importer wants one DMA segment (e.g. a scanout engine)

@@ -1,4 +1,4 @@
-// The DMA-BUF heap and dma-buf user ABI (reference 1.1, 2.1): struct layouts, ioctl numbers and
+// The DMA-BUF heap and dma-buf user ABI (docs/kernel-behaviour.md §1.1, §2.1): struct layouts, ioctl numbers and
 // flag values, written out so the emulation does not depend on the build machine's headers.
 // uapi.cc checks them against <linux/dma-heap.h> and <linux/dma-buf.h> where those exist.
 #pragma once

@@ -5,6 +5,8 @@
 // stays proportional to the blob (docs/device-trees.md, "Resource bounds").
 #include <gtest/gtest.h>
 
+#include <malloc.h>
+
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -22,24 +24,43 @@ namespace {
 std::atomic<uint64_t> g_live{0}, g_peak{0}, g_total{0};
 }  // namespace
 
-// Counting allocator: live, peak and total bytes of every operator new in this program.
-void* operator new(size_t n) {
-  void* p = std::malloc(n + 16);
-  if (!p) throw std::bad_alloc();
-  *static_cast<size_t*>(p) = n;
+// Counting allocator: live, peak and total bytes of every operator new in this program, as
+// malloc's usable sizes. Every non-aligned variant is replaced, each over malloc/free, so no
+// allocation is made by one allocator and released by another (which the sanitizer run would
+// report); the aligned variants keep the library's own aligned_alloc/free pair.
+namespace {
+void count(void* p) {
+  const uint64_t n = malloc_usable_size(p);
   const uint64_t live = g_live += n;
   g_total += n;
   for (uint64_t peak = g_peak; live > peak && !g_peak.compare_exchange_weak(peak, live);) {
   }
-  return static_cast<char*>(p) + 16;
 }
-void operator delete(void* p) noexcept {
+void* counted(size_t n) {
+  void* p = std::malloc(n ? n : 1);
+  if (p) count(p);
+  return p;
+}
+void release(void* p) {
   if (!p) return;
-  char* base = static_cast<char*>(p) - 16;
-  g_live -= *reinterpret_cast<size_t*>(base);
-  std::free(base);
+  g_live -= malloc_usable_size(p);
+  std::free(p);
 }
-void operator delete(void* p, size_t) noexcept { operator delete(p); }
+}  // namespace
+
+void* operator new(size_t n) {
+  if (void* p = counted(n)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](size_t n) { return operator new(n); }
+void* operator new(size_t n, const std::nothrow_t&) noexcept { return counted(n); }
+void* operator new[](size_t n, const std::nothrow_t&) noexcept { return counted(n); }
+void operator delete(void* p) noexcept { release(p); }
+void operator delete[](void* p) noexcept { release(p); }
+void operator delete(void* p, size_t) noexcept { release(p); }
+void operator delete[](void* p, size_t) noexcept { release(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { release(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { release(p); }
 
 namespace dmaheap::dt {
 namespace {

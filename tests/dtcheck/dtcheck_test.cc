@@ -1,5 +1,5 @@
 // dt-check on the examples/: exact codes, CMA areas, heap names and exit status, both through the
-// library and by running the dmaheap binary; the JSON fields of DESIGN.md; the SVG.
+// library and by running the dmaheap binary; the JSON fields of docs/cli.md; the SVG.
 #include <unistd.h>
 #include "dtcheck/report.h"
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The command-line contract of DESIGN.md and the issues' "done when" checks, run on the built
+# The command-line contract (docs/cli.md) and the issues' "done when" checks, run on the built
 # binary: exact JSON values, exit codes and the errno names in messages.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
