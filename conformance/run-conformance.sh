@@ -27,6 +27,38 @@ check "dmaheap run, dynamic" "$build/dmaheap" run -- "$build/dmaheap-conformance
 check "dmaheap run, static" "$build/dmaheap" run -- "$build/dmaheap-conformance-static"
 check "dmaheap run, static, kernel 6.12" "$build/dmaheap" run --kernel 6.12 -- "$build/dmaheap-conformance-static"
 check "libdmaheap, embedded backend" env CONFORMANCE_BACKEND=embedded "$build/dmaheap-conformance-lib"
+# A 32-bit program: its ioctls come through the compat syscall table (i386 on x86_64).
+if [[ -x $build/dmaheap-conformance-i386 ]]; then
+  check "dmaheap run, i386 static" "$build/dmaheap" run -- "$build/dmaheap-conformance-i386"
+  check "dmaheap run, i386 static, kernel 6.12" "$build/dmaheap" run --kernel 6.12 -- "$build/dmaheap-conformance-i386"
+else
+  echo "conformance (i386): no $build/dmaheap-conformance-i386 (no gcc-multilib or not x86_64)"
+fi
+
+# Where user namespaces are refused (simulated: DMAHEAP_SIMULATE_USERNS_ERRNO and a sysctl
+# directory of our own): refused before the program starts, exit 125, one message naming the
+# cause; `--backend service` is refused the same way (it needs the mount namespace too).
+refused() {
+  local name=$1 errno=$2 sysctls=$3 expect=$4
+  shift 4
+  local dir out rc
+  dir=$(mktemp -d)
+  mkdir -p "$dir/user" "$dir/kernel"
+  chmod 755 "$dir"
+  local kv
+  for kv in $sysctls; do echo "${kv#*=}" >"$dir/${kv%%=*}"; done
+  out=$(DMAHEAP_SIMULATE_USERNS_ERRNO=$errno DMAHEAP_SIMULATE_PROC_SYS=$dir \
+        setpriv --reuid=65534 --regid=65534 --clear-groups "$@" -- sh -c "echo PROGRAM-RAN" 2>&1)
+  rc=$?
+  if [[ $rc -eq 125 && $out == *"$expect"* && $out != *PROGRAM-RAN* ]]; then
+    echo "conformance (refused: $name): exit 125, names \"$expect\""
+  else
+    echo "conformance (refused: $name): FAILED (exit $rc)"
+    printf '%s\n' "$out" | tail -n 5
+    failed=1
+  fi
+  rm -rf "$dir"
+}
 
 if [[ $(id -u) -eq 0 ]] && command -v setpriv >/dev/null; then
   if setpriv --reuid=65534 --regid=65534 --clear-groups unshare --user true 2>/dev/null; then
@@ -35,6 +67,21 @@ if [[ $(id -u) -eq 0 ]] && command -v setpriv >/dev/null; then
   else
     echo "conformance (non-root): skipped, unprivileged user namespaces are disabled here"
   fi
+  if [[ -x $build/dmaheap-conformance-i386 ]] && setpriv --reuid=65534 --regid=65534 --clear-groups unshare --user true 2>/dev/null; then
+    check "dmaheap run as uid 65534, i386 static" \
+      setpriv --reuid=65534 --regid=65534 --clear-groups "$build/dmaheap" run -- "$build/dmaheap-conformance-i386"
+  fi
+  refused "user.max_user_namespaces = 0" ENOSPC "user/max_user_namespaces=0" \
+    "user.max_user_namespaces = 0" "$build/dmaheap" run
+  refused "kernel.unprivileged_userns_clone = 0" EPERM "user/max_user_namespaces=63000 kernel/unprivileged_userns_clone=0" \
+    "kernel.unprivileged_userns_clone = 0" "$build/dmaheap" run
+  refused "AppArmor" EACCES "user/max_user_namespaces=63000 kernel/apparmor_restrict_unprivileged_userns=1" \
+    "kernel.apparmor_restrict_unprivileged_userns = 1" "$build/dmaheap" run
+  refused "a container's seccomp profile" EPERM "user/max_user_namespaces=63000" \
+    "a container's seccomp profile" "$build/dmaheap" run
+  # As root the same restriction changes nothing: only a mount namespace is used.
+  check "dmaheap run as root while user namespaces are refused (simulated), static" \
+    env DMAHEAP_SIMULATE_USERNS_ERRNO=ENOSPC "$build/dmaheap" run -- "$build/dmaheap-conformance-static"
 fi
 
 if [[ -x $build/dmaheapd ]]; then
@@ -43,6 +90,14 @@ if [[ -x $build/dmaheapd ]]; then
   pid=$!
   for _ in $(seq 100); do [[ -S $dir/dmaheap.sock ]] && break; sleep 0.05; done
   check "dmaheap run --backend service" "$build/dmaheap" run --backend service --socket "$dir/dmaheap.sock" -- "$build/dmaheap-conformance"
+  if [[ -x $build/dmaheap-conformance-i386 ]]; then
+    check "dmaheap run --backend service, i386 static" "$build/dmaheap" run --backend service --socket "$dir/dmaheap.sock" -- "$build/dmaheap-conformance-i386"
+  fi
+  if [[ $(id -u) -eq 0 ]] && command -v setpriv >/dev/null; then
+    chmod 755 "$dir"
+    refused "--backend service, a container's seccomp profile" EPERM "user/max_user_namespaces=63000" \
+      "a container's seccomp profile" "$build/dmaheap" run --backend service --socket "$dir/dmaheap.sock"
+  fi
   check "libdmaheap, service backend" env DMAHEAP_SOCKET="$dir/dmaheap.sock" CONFORMANCE_BACKEND=service "$build/dmaheap-conformance-lib"
   kill "$pid" 2>/dev/null
   wait "$pid" 2>/dev/null

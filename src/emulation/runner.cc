@@ -16,6 +16,7 @@
 
 #include "emulation/dev_namespace.h"
 #include "emulation/seccomp_filter.h"
+#include "emulation/userns_check.h"
 #include "heap/heap_naming.h"
 #include "protocol/transport.h"
 
@@ -54,7 +55,7 @@ void sendReport(int sock, const ChildReport& report, int fd) {
 // parent makes safe (the parent is the dmaheap tool or a test, with no other threads running
 // allocators concurrently is not assumed: we avoid locks held across fork by doing no stdio).
 [[noreturn]] void runChild(int sock, pid_t parent, const std::vector<std::string>& heaps, bool user_ns,
-                           const sigset_t& old_mask, const std::vector<std::string>& argv) {
+                           const FilterProgram& filter, const sigset_t& old_mask, const std::vector<std::string>& argv) {
   DevNamespaceOptions opts;
   opts.heap_nodes = heaps;
   opts.user_namespace = user_ns;
@@ -66,7 +67,7 @@ void sendReport(int sock, const ChildReport& report, int fd) {
   if (!haveCapSysAdmin() && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
     childFail(sock, makeError(errno, "prctl(PR_SET_NO_NEW_PRIVS)"));
   }
-  auto listener = installDmaHeapFilter();
+  auto listener = installDmaHeapFilter(filter);
   if (!listener) childFail(sock, listener.error());
   ChildReport r;
   r.heap_count = static_cast<uint32_t>(ns->heap_mount_ids.size());
@@ -110,6 +111,16 @@ Result<int> runProgram(HeapBackend& backend, const RunOptions& options) {
   for (const auto& h : heaps.value()) names.push_back(h.name);
   bool user_ns = options.namespaces == Namespaces::kUserAndMount;
   if (options.namespaces == Namespaces::kAuto) user_ns = !haveCapSysAdmin();
+  if (user_ns) {
+    // Before anything starts: a refused user namespace gets its cause and fix in one message.
+    const int simulated = options.simulated_userns_errno ? *options.simulated_userns_errno : simulatedUserNamespaceErrno();
+    if (auto failure = probeUserNamespace(simulated)) {
+      return explainUserNamespaceFailure(*failure, readUserNamespaceSysctls(options.proc_sys ? *options.proc_sys : procSysDirectory()));
+    }
+  }
+  // libseccomp allocates: the filter is built here, the child only loads it.
+  auto filter = buildDmaHeapFilter();
+  if (!filter) return filter.error();
 
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
@@ -139,7 +150,7 @@ Result<int> runProgram(HeapBackend& backend, const RunOptions& options) {
   }
   if (child == 0) {
     parent_sock.reset();
-    runChild(child_sock.get(), parent, names, user_ns, old_mask, options.argv);
+    runChild(child_sock.get(), parent, names, user_ns, filter.value(), old_mask, options.argv);
   }
   child_sock.reset();
 

@@ -15,6 +15,7 @@
 
 #include "emulation/caller.h"
 #include "emulation/ioctl_emulator.h"
+#include "emulation/seccomp_filter.h"
 
 // Linux 6.6 UAPI, newer than Debian 12's headers.
 #ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
@@ -120,8 +121,21 @@ Status Supervisor::handleOne() {
   }
   ++stats_.notifications;
   const pid_t tid = static_cast<pid_t>(notif->pid);
+  // The filter matches ioctl on every ABI of the host; which one says how wide the pointer is.
+  const auto abi = abiOfIoctl(notif->data.arch, static_cast<uint32_t>(notif->data.nr));
+  if (!abi) {
+    ++stats_.continued;  // not an ioctl the filter sends: the kernel decides
+    return reply(notif->id, 0, true);
+  }
+  if (abi->pointers_32bit) ++stats_.compat_calls;
+  // fd and cmd are the kernel's int and unsigned int (the low 32 bits on every ABI); a compat
+  // caller's pointer is 32 bits, zero-extended as the kernel's compat_ptr_ioctl does. The
+  // dma-heap and dma-buf argument structs have one layout on every ABI (__u64/__u32 fields), and
+  // DMA_BUF_SET_NAME of a 32-bit program is the 4-byte-size number SET_NAME_A, which both the
+  // kernel and the emulator accept (docs/kernel-behaviour.md §2.1).
   const int fd = static_cast<int>(notif->data.args[0]);
-  const IoctlCall call{static_cast<uint32_t>(notif->data.args[1]), notif->data.args[2]};
+  const uint64_t arg = abi->pointers_32bit ? (notif->data.args[2] & 0xffffffffu) : notif->data.args[2];
+  const IoctlCall call{static_cast<uint32_t>(notif->data.args[1]), arg};
 
   // Which file is it? statx follows the /proc magic link to the open file itself.
   const std::string path = "/proc/" + std::to_string(tid) + "/fd/" + std::to_string(fd);

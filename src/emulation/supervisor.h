@@ -30,6 +30,7 @@ struct SupervisorStats {
   uint64_t continued = 0;      // not our fd: the kernel ran the ioctl
   uint64_t heap_ioctls = 0;
   uint64_t buffer_ioctls = 0;
+  uint64_t compat_calls = 0;   // of those notifications, issued through a 32-bit ABI (i386, x32, arm)
 };
 
 class Supervisor {

@@ -45,6 +45,25 @@ TEST_F(RunnerTest, ConformanceInAUserNamespace) {
 }
 #endif
 
+#ifdef DMAHEAP_CONFORMANCE_I386
+// A 32-bit program's ioctls come through the compat syscall table: the filter sends them too and
+// the supervisor decodes them (32-bit pointers), so it passes like the native builds.
+TEST_F(RunnerTest, ConformanceI386) {
+  SupervisorStats stats;
+  EXPECT_EQ(run({DMAHEAP_CONFORMANCE_I386}, Namespaces::kAuto, &stats), 0);
+  EXPECT_GT(stats.heap_ioctls, 0u);
+  EXPECT_GT(stats.buffer_ioctls, 0u);
+  EXPECT_EQ(stats.compat_calls, stats.notifications);
+}
+#endif
+
+TEST_F(RunnerTest, NativeCallsAreNotCompat) {
+  SupervisorStats stats;
+  EXPECT_EQ(run({DMAHEAP_HEAP_USER, "alloc", "system"}, Namespaces::kAuto, &stats), 0);
+  EXPECT_EQ(stats.compat_calls, 0u);
+  EXPECT_EQ(stats.heap_ioctls, 1u);
+}
+
 TEST_F(RunnerTest, ExitStatusIsTheProgramsOwn) {
   EXPECT_EQ(run({"sh", "-c", "exit 7"}), 7);
   EXPECT_EQ(run({"sh", "-c", "kill -9 $$"}), 128 + 9);
