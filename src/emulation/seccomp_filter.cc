@@ -36,6 +36,12 @@ constexpr AbiRow kAbis[] = {{SCMP_ARCH_AARCH64, AUDIT_ARCH_AARCH64, false}, {SCM
 #error "dmaheap run: add this architecture's ABIs"
 #endif
 
+// The path calls by libseccomp's names.
+constexpr std::pair<const char*, Syscall> kPathCalls[] = {
+    {"open", Syscall::kOpen},         {"openat", Syscall::kOpenat},       {"newfstatat", Syscall::kNewfstatat},
+    {"stat", Syscall::kStat},         {"lstat", Syscall::kLstat},         {"statx", Syscall::kStatx},
+    {"access", Syscall::kAccess},     {"faccessat", Syscall::kFaccessat}, {"faccessat2", Syscall::kFaccessat2}};
+
 struct ContextDeleter {
   void operator()(void* ctx) const { seccomp_release(ctx); }
 };
@@ -55,6 +61,11 @@ std::vector<FilterAbi> knownAbis() {
     abi.audit_arch = row.audit_arch;
     abi.ioctl_nr = static_cast<uint32_t>(nr);
     abi.pointers_32bit = row.pointers_32bit;
+    abi.native = &row == &kAbis[0];
+    for (const auto& [call_name, call] : kPathCalls) {
+      const int call_nr = seccomp_syscall_resolve_name_arch(row.scmp_arch, call_name);
+      if (call_nr >= 0) abi.path_calls.emplace_back(static_cast<uint32_t>(call_nr), call);
+    }
     switch (row.scmp_arch) {
       case SCMP_ARCH_X86_64: abi.name = "x86_64"; break;
       case SCMP_ARCH_X86: abi.name = "x86"; break;
@@ -94,13 +105,23 @@ std::optional<FilterAbi> abiOfIoctl(uint32_t audit_arch, uint32_t nr) {
   return std::nullopt;
 }
 
+std::optional<DecodedCall> decodeCall(uint32_t audit_arch, uint32_t nr) {
+  for (const FilterAbi& abi : filterAbis()) {
+    if (abi.audit_arch != audit_arch) continue;
+    if (abi.ioctl_nr == nr) return DecodedCall{abi, Syscall::kIoctl};
+    for (const auto& [call_nr, call] : abi.path_calls)
+      if (call_nr == nr) return DecodedCall{abi, call};
+  }
+  return std::nullopt;
+}
+
 bool filterMatchesIoctl(uint32_t cmd) {
   for (uint32_t c : kBufCommands)
     if (c == cmd) return true;
   return uapi::iocType(cmd) == uapi::kHeapMagic;
 }
 
-Result<FilterProgram> buildDmaHeapFilter() {
+Result<FilterProgram> buildDmaHeapFilter(bool emulate_paths) {
   Context ctx(seccomp_init(SCMP_ACT_ALLOW));
   if (!ctx) return makeError(ENOMEM, "libseccomp seccomp_init failed");
   if (int rc = seccomp_attr_set(ctx.get(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_ALLOW); rc != 0) {
@@ -120,6 +141,17 @@ Result<FilterProgram> buildDmaHeapFilter() {
   const int rc = seccomp_rule_add(ctx.get(), SCMP_ACT_NOTIFY, ioctl_nr, 1,
                                   SCMP_A1(SCMP_CMP_MASKED_EQ, 0xff00u, uapi::kHeapMagic << 8));
   if (rc != 0) return libseccompError(rc, "seccomp_rule_add(dma-heap ioctl)");
+  if (emulate_paths) {
+    for (const auto& [call_name, call] : kPathCalls) {
+      (void)call;
+      // A pseudo number (negative) for a call the native ABI lacks: libseccomp adds it where it exists.
+      const int nr = seccomp_syscall_resolve_name(call_name);
+      if (nr == __NR_SCMP_ERROR) continue;
+      if (int prc = seccomp_rule_add(ctx.get(), SCMP_ACT_NOTIFY, nr, 0); prc != 0 && prc != -EDOM) {
+        return libseccompError(prc, std::string("seccomp_rule_add(") + call_name + ")");
+      }
+    }
+  }
 
   UniqueFd mem(::memfd_create("dmaheap-seccomp-bpf", MFD_CLOEXEC));
   if (!mem) return makeError(errno, std::string("memfd_create: ") + std::strerror(errno));

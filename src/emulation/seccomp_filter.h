@@ -18,12 +18,18 @@
 
 namespace dmaheap::emul {
 
+// The system calls the filter can send to the listener. The path calls are sent only with
+// emulate_paths (no mount namespace: the supervisor answers for /dev/dma_heap itself).
+enum class Syscall { kIoctl, kOpen, kOpenat, kNewfstatat, kStat, kLstat, kStatx, kAccess, kFaccessat, kFaccessat2 };
+
 // One system-call ABI the filter covers, as a notification names it (seccomp_data.arch and nr).
 struct FilterAbi {
   std::string name;        // libseccomp's architecture name: "x86_64", "x86", "x32", ...
   uint32_t audit_arch = 0;  // seccomp_data.arch (x32 shares x86_64's)
   uint32_t ioctl_nr = 0;    // seccomp_data.nr of ioctl (x32's includes __X32_SYSCALL_BIT)
   bool pointers_32bit = false;  // compat ABI: the kernel zero-extends a 32-bit pointer (compat_ptr)
+  bool native = false;          // the supervisor's own ABI (same struct stat)
+  std::vector<std::pair<uint32_t, Syscall>> path_calls;  // nr of each path call this ABI has
 };
 
 // The ABIs of this build's architecture that the running libseccomp knows, native first.
@@ -32,14 +38,23 @@ const std::vector<FilterAbi>& filterAbis();
 // Which ABI issued a notification; nullopt for an (arch, nr) that is not one of the filter's ioctls.
 std::optional<FilterAbi> abiOfIoctl(uint32_t audit_arch, uint32_t nr);
 
+// Which ABI and which of the filter's calls a notification is; nullopt for anything else.
+struct DecodedCall {
+  FilterAbi abi;
+  Syscall call = Syscall::kIoctl;
+};
+std::optional<DecodedCall> decodeCall(uint32_t audit_arch, uint32_t nr);
+
 // The filter as classic BPF, exported by libseccomp (seccomp_export_bpf). Matched, on every ABI
 // of filterAbis(): ioctl whose cmd has, in its low 32 bits, type 'H' (any nr, size, direction:
 // the heap node answers them all) or is exactly one of the five dma-buf commands; action
 // SCMP_ACT_NOTIFY. Everything else, and any other architecture, is allowed.
+// With emulate_paths, open, openat, newfstatat, stat, lstat, statx, access, faccessat and
+// faccessat2 (each where the ABI has it) go to the listener too, whatever their arguments.
 struct FilterProgram {
   std::vector<struct sock_filter> insns;
 };
-Result<FilterProgram> buildDmaHeapFilter();
+Result<FilterProgram> buildDmaHeapFilter(bool emulate_paths = false);
 
 // Loads `program` with seccomp(2) ourselves, not with seccomp_load: libseccomp 2.5.4 (Debian 12)
 // cannot ask for SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (SCMP_FLTATR_CTL_WAITKILL is 2.6.0).

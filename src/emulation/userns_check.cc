@@ -123,10 +123,10 @@ Error explainUserNamespaceFailure(const UserNamespaceFailure& failure, const Use
   return makeError(failure.error,
                    "a user namespace is needed when not root, and this system refuses one: " + failure.step + ": " +
                        std::strerror(failure.error) + ", because " + cause + ". Fix: " + fix +
-                       ". Or, without user namespaces: run as root with CAP_SYS_ADMIN (sudo dmaheap run ...: "
-                       "only a mount namespace is used); --backend service needs the same namespace for "
-                       "/dev/dma_heap; a program linked with libdmaheap needs none (DMAHEAP_BACKEND=embedded or "
-                       "service). The program was not started");
+                       ". Without user namespaces: as root with CAP_SYS_ADMIN only a mount namespace is used "
+                       "(sudo dmaheap run ...); otherwise dmaheap run can emulate /dev/dma_heap at the system-call "
+                       "level, with either backend, which it does when it chooses by itself; a program linked "
+                       "with libdmaheap needs no namespace");
 }
 
 int simulatedUserNamespaceErrno() {
