@@ -75,11 +75,11 @@ DevPath DevPaths::classify(const std::string& normalised) const {
 
 void DevPaths::remember(const std::string& heap, UniqueFd ours) { opened_[heap].push_back(std::move(ours)); }
 
-std::optional<std::string> DevPaths::heapOf(pid_t tgid, int fd) const {
+std::optional<std::string> DevPaths::heapOf(pid_t tid, int fd) const {
   const pid_t self = ::getpid();
   for (const auto& [heap, fds] : opened_) {
     for (const auto& ours : fds) {
-      if (::syscall(SYS_kcmp, tgid, self, KCMP_FILE, fd, ours.get()) == 0) return heap;
+      if (::syscall(SYS_kcmp, tid, self, KCMP_FILE, fd, ours.get()) == 0) return heap;
     }
   }
   return std::nullopt;

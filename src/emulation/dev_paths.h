@@ -45,8 +45,10 @@ class DevPaths {
 
   // An open heap node the program got from us: our reference to the same open file.
   void remember(const std::string& heap, UniqueFd ours);
-  // Which heap fd `fd` of process `tgid` is, by its open file; nullopt if none of ours.
-  std::optional<std::string> heapOf(pid_t tgid, int fd) const;
+  // Which heap fd `fd` of thread `tid` is, by its open file; nullopt if none of ours. Every
+  // node opened stays remembered until the program exits (the supervisor cannot tell when the
+  // program's last reference is gone: all of them are /dev/null).
+  std::optional<std::string> heapOf(pid_t tid, int fd) const;
 
  private:
   DevPaths() = default;

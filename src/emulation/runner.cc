@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -171,6 +172,21 @@ Result<int> runProgram(HeapBackend& backend, const RunOptions& options) {
     runChild(child_sock.get(), parent, names, user_ns, no_ns, filter.value(), old_mask, options.argv);
   }
   child_sock.reset();
+  // The supervisor keeps one fd per heap node the program opens (dev_paths.h): as many as the
+  // hard limit allows while it supervises. Raised only after the fork (the program keeps the
+  // caller's limits) and put back on return.
+  struct FdLimit {
+    struct rlimit saved {};
+    bool raised = false;
+    ~FdLimit() {
+      if (raised) (void)::setrlimit(RLIMIT_NOFILE, &saved);
+    }
+  } fd_limit;
+  if (paths && ::getrlimit(RLIMIT_NOFILE, &fd_limit.saved) == 0 && fd_limit.saved.rlim_cur < fd_limit.saved.rlim_max) {
+    struct rlimit up = fd_limit.saved;
+    up.rlim_cur = up.rlim_max;
+    fd_limit.raised = ::setrlimit(RLIMIT_NOFILE, &up) == 0;
+  }
 
   auto finish = [&](int* status) {
     while (::waitpid(child, status, 0) < 0 && errno == EINTR) {

@@ -158,7 +158,7 @@ Status Supervisor::handleOne() {
     if (auto by_mount = heap_by_mount_.find(stx.stx_mnt_id); by_mount != heap_by_mount_.end()) {
       heap = by_mount->second;
     } else if (paths_) {
-      heap = paths_->heapOf(threadGroupOf(tid), fd);
+      heap = paths_->heapOf(tid, fd);  // kcmp takes a thread id as well
     }
     if (heap) {
       ++stats_.heap_ioctls;
@@ -254,7 +254,12 @@ Status Supervisor::handlePathCall(const struct seccomp_notif& notif, const Decod
     UniqueFd ours(::open(target.c_str(), (flags & keep & ~O_NOFOLLOW) | O_CLOEXEC));
     if (!ours) return reply(notif.id, errno, false);
     UniqueFd mine;
-    if (!is_dir) mine.reset(::fcntl(ours.get(), F_DUPFD_CLOEXEC, 0));  // the same open file, for kcmp
+    if (!is_dir) {
+      // The same open file, kept to recognise the node later (kcmp); without it the program would
+      // get a node whose ioctls reach /dev/null, so it gets our EMFILE instead.
+      mine.reset(::fcntl(ours.get(), F_DUPFD_CLOEXEC, 0));
+      if (!mine) return reply(notif.id, EMFILE, false);
+    }
     struct seccomp_notif_addfd addfd {};
     addfd.id = notif.id;
     addfd.flags = SECCOMP_ADDFD_FLAG_SEND;  // the new fd is the call's result
