@@ -136,6 +136,35 @@ TEST_F(FilterTest, OtherArchitecturesRunUntouched) {
   EXPECT_EQ(action(AUDIT_ARCH_AARCH64, 29, 0xC0184800u), kAllow);
 }
 
+TEST(PathFilter, PathCallsReachTheListenerOnlyWhenAsked) {
+  auto plain = buildDmaHeapFilter(false);
+  auto paths = buildDmaHeapFilter(true);
+  ASSERT_TRUE(plain.ok() && paths.ok());
+  auto act = [](const FilterProgram& p, uint32_t arch, int nr) { return runFilter(p, callOf(arch, nr, 0, 0)); };
+  EXPECT_EQ(act(plain.value(), AUDIT_ARCH_X86_64, 257), kAllow);   // openat
+  EXPECT_EQ(act(paths.value(), AUDIT_ARCH_X86_64, 257), kNotify);
+  EXPECT_EQ(act(paths.value(), AUDIT_ARCH_X86_64, 2), kNotify);    // open
+  EXPECT_EQ(act(paths.value(), AUDIT_ARCH_X86_64, 262), kNotify);  // newfstatat
+  EXPECT_EQ(act(paths.value(), AUDIT_ARCH_X86_64, 332), kNotify);  // statx
+  EXPECT_EQ(act(paths.value(), AUDIT_ARCH_X86_64, 439), kNotify);  // faccessat2
+  EXPECT_EQ(act(paths.value(), AUDIT_ARCH_X86_64, 110), kAllow);   // getppid
+  EXPECT_EQ(act(paths.value(), AUDIT_ARCH_X86_64, 0), kAllow);     // read
+  EXPECT_EQ(act(paths.value(), AUDIT_ARCH_I386, 295), kNotify);    // i386 openat
+  EXPECT_EQ(act(paths.value(), AUDIT_ARCH_I386, 5), kNotify);      // i386 open
+  EXPECT_EQ(act(paths.value(), AUDIT_ARCH_I386, 383), kNotify);    // i386 statx
+  EXPECT_EQ(act(paths.value(), AUDIT_ARCH_I386, 64), kAllow);      // i386 getppid
+  EXPECT_EQ(act(paths.value(), AUDIT_ARCH_X86_64, kX32Bit | 257), kNotify);  // x32 openat
+  auto i386_openat = decodeCall(AUDIT_ARCH_I386, 295);
+  ASSERT_TRUE(i386_openat);
+  EXPECT_EQ(i386_openat->call, Syscall::kOpenat);
+  EXPECT_TRUE(i386_openat->abi.pointers_32bit);
+  EXPECT_FALSE(i386_openat->abi.native);
+  auto native_stat = decodeCall(AUDIT_ARCH_X86_64, 262);
+  ASSERT_TRUE(native_stat);
+  EXPECT_EQ(native_stat->call, Syscall::kNewfstatat);
+  EXPECT_TRUE(native_stat->abi.native);
+}
+
 TEST(FilterAbis, EachAbiNamesItsIoctlAndPointerWidth) {
   ASSERT_EQ(filterAbis().size(), 3u);
   auto native = abiOfIoctl(AUDIT_ARCH_X86_64, 16);
