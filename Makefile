@@ -10,6 +10,10 @@ PACKAGES := build-essential cmake pkg-config git ca-certificates \
             libfdt-dev device-tree-compiler nlohmann-json3-dev libseccomp-dev \
             libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev \
             apt-utils dpkg-dev python3 ccache mount
+# The i386 conformance build (32-bit callers of `dmaheap run`); Debian has it on amd64 only.
+ifeq ($(shell dpkg --print-architecture 2>/dev/null),amd64)
+PACKAGES += gcc-multilib
+endif
 
 .PHONY: all deps build asan test demo bench oracle clean
 

@@ -27,6 +27,40 @@ check "dmaheap run, dynamic" "$build/dmaheap" run -- "$build/dmaheap-conformance
 check "dmaheap run, static" "$build/dmaheap" run -- "$build/dmaheap-conformance-static"
 check "dmaheap run, static, kernel 6.12" "$build/dmaheap" run --kernel 6.12 -- "$build/dmaheap-conformance-static"
 check "libdmaheap, embedded backend" env CONFORMANCE_BACKEND=embedded "$build/dmaheap-conformance-lib"
+# A 32-bit program: its ioctls come through the compat syscall table (i386 on x86_64).
+if [[ -x $build/dmaheap-conformance-i386 ]]; then
+  check "dmaheap run, i386 static" "$build/dmaheap" run -- "$build/dmaheap-conformance-i386"
+  check "dmaheap run, i386 static, kernel 6.12" "$build/dmaheap" run --kernel 6.12 -- "$build/dmaheap-conformance-i386"
+else
+  echo "conformance (i386): no $build/dmaheap-conformance-i386 (no gcc-multilib or not x86_64)"
+fi
+
+# Where user namespaces are refused (simulated: DMAHEAP_SIMULATE_USERNS_ERRNO and a sysctl
+# directory of our own, as uid 65534): before the program starts, one message names the cause,
+# then the program runs with /dev/dma_heap emulated at the system-call level (no namespace) and
+# must pass as everywhere else.
+refused() {
+  local name=$1 errno=$2 sysctls=$3 expect=$4
+  shift 4
+  local dir out rc last
+  dir=$(mktemp -d)
+  mkdir -p "$dir/user" "$dir/kernel"
+  chmod 755 "$dir"
+  local kv
+  for kv in $sysctls; do echo "${kv#*=}" >"$dir/${kv%%=*}"; done
+  out=$(DMAHEAP_SIMULATE_USERNS_ERRNO=$errno DMAHEAP_SIMULATE_PROC_SYS=$dir \
+        setpriv --reuid=65534 --regid=65534 --clear-groups "$@" 2>&1)
+  rc=$?
+  last=$(printf '%s\n' "$out" | tail -n 1)
+  if [[ $rc -eq 0 && $out == *"$expect"* && $out == *"emulated at the system-call level"* && $last =~ ^[0-9]+\ passed,\ 0\ failed$ ]]; then
+    echo "conformance (no user namespace: $name): names \"$expect\", then $last"
+  else
+    echo "conformance (no user namespace: $name): FAILED (exit $rc)"
+    printf '%s\n' "$out" | grep -v '^ok ' | tail -n 8
+    failed=1
+  fi
+  rm -rf "$dir"
+}
 
 # The heaps of heap profiles (docs/heap-profiles.md): system-uncached and system-dma32 on a board
 # with RAM above 4 GiB, NXP's CMA heaps, and a carve-out heap over a no-map region.
@@ -49,6 +83,25 @@ if [[ $(id -u) -eq 0 ]] && command -v setpriv >/dev/null; then
   else
     echo "conformance (non-root): skipped, unprivileged user namespaces are disabled here"
   fi
+  if [[ -x $build/dmaheap-conformance-i386 ]] && setpriv --reuid=65534 --regid=65534 --clear-groups unshare --user true 2>/dev/null; then
+    check "dmaheap run as uid 65534, i386 static" \
+      setpriv --reuid=65534 --regid=65534 --clear-groups "$build/dmaheap" run -- "$build/dmaheap-conformance-i386"
+  fi
+  refused "user.max_user_namespaces = 0, dynamic" ENOSPC "user/max_user_namespaces=0" \
+    "user.max_user_namespaces = 0" "$build/dmaheap" run -- "$build/dmaheap-conformance"
+  refused "kernel.unprivileged_userns_clone = 0, static" EPERM "user/max_user_namespaces=63000 kernel/unprivileged_userns_clone=0" \
+    "kernel.unprivileged_userns_clone = 0" "$build/dmaheap" run -- "$build/dmaheap-conformance-static"
+  refused "AppArmor, static" EACCES "user/max_user_namespaces=63000 kernel/apparmor_restrict_unprivileged_userns=1" \
+    "kernel.apparmor_restrict_unprivileged_userns = 1" "$build/dmaheap" run -- "$build/dmaheap-conformance-static"
+  refused "a container's seccomp profile, static" EPERM "user/max_user_namespaces=63000" \
+    "a container's seccomp profile" "$build/dmaheap" run -- "$build/dmaheap-conformance-static"
+  if [[ -x $build/dmaheap-conformance-i386 ]]; then
+    refused "a container's seccomp profile, i386 static" EPERM "user/max_user_namespaces=63000" \
+      "a container's seccomp profile" "$build/dmaheap" run -- "$build/dmaheap-conformance-i386"
+  fi
+  # As root the same restriction changes nothing: only a mount namespace is used.
+  check "dmaheap run as root while user namespaces are refused (simulated), static" \
+    env DMAHEAP_SIMULATE_USERNS_ERRNO=ENOSPC "$build/dmaheap" run -- "$build/dmaheap-conformance-static"
 fi
 
 if [[ -x $build/dmaheapd ]]; then
@@ -57,6 +110,14 @@ if [[ -x $build/dmaheapd ]]; then
   pid=$!
   for _ in $(seq 100); do [[ -S $dir/dmaheap.sock ]] && break; sleep 0.05; done
   check "dmaheap run --backend service" "$build/dmaheap" run --backend service --socket "$dir/dmaheap.sock" -- "$build/dmaheap-conformance"
+  if [[ -x $build/dmaheap-conformance-i386 ]]; then
+    check "dmaheap run --backend service, i386 static" "$build/dmaheap" run --backend service --socket "$dir/dmaheap.sock" -- "$build/dmaheap-conformance-i386"
+  fi
+  if [[ $(id -u) -eq 0 ]] && command -v setpriv >/dev/null; then
+    chmod 755 "$dir"
+    refused "--backend service, a container's seccomp profile" EPERM "user/max_user_namespaces=63000" \
+      "a container's seccomp profile" "$build/dmaheap" run --backend service --socket "$dir/dmaheap.sock" -- "$build/dmaheap-conformance"
+  fi
   check "libdmaheap, service backend" env DMAHEAP_SOCKET="$dir/dmaheap.sock" CONFORMANCE_BACKEND=service "$build/dmaheap-conformance-lib"
   kill "$pid" 2>/dev/null
   wait "$pid" 2>/dev/null

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -16,6 +17,7 @@
 
 #include "emulation/dev_namespace.h"
 #include "emulation/seccomp_filter.h"
+#include "emulation/userns_check.h"
 #include "heap/heap_naming.h"
 #include "protocol/transport.h"
 
@@ -53,20 +55,25 @@ void sendReport(int sock, const ChildReport& report, int fd) {
 // The child between fork and exec. Only async-signal-safe-ish work that a single-threaded
 // parent makes safe (the parent is the dmaheap tool or a test, with no other threads running
 // allocators concurrently is not assumed: we avoid locks held across fork by doing no stdio).
-[[noreturn]] void runChild(int sock, pid_t parent, const std::vector<std::string>& heaps, bool user_ns,
-                           const sigset_t& old_mask, const std::vector<std::string>& argv) {
-  DevNamespaceOptions opts;
-  opts.heap_nodes = heaps;
-  opts.user_namespace = user_ns;
-  auto ns = enterDevNamespace(opts);
-  if (!ns) childFail(sock, ns.error());
+[[noreturn]] void runChild(int sock, pid_t parent, const std::vector<std::string>& heaps, bool user_ns, bool no_ns,
+                           const FilterProgram& filter, const sigset_t& old_mask, const std::vector<std::string>& argv) {
+  DevNamespace dev;
+  if (!no_ns) {
+    DevNamespaceOptions opts;
+    opts.heap_nodes = heaps;
+    opts.user_namespace = user_ns;
+    auto ns = enterDevNamespace(opts);
+    if (!ns) childFail(sock, ns.error());
+    dev = std::move(ns.value());
+  }
+  const DevNamespace* ns = &dev;
   // After unshare: a new user namespace clears the parent-death signal.
   if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) childFail(sock, makeError(errno, "prctl(PR_SET_PDEATHSIG)"));
   if (::getppid() != parent) ::_exit(126);
   if (!haveCapSysAdmin() && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
     childFail(sock, makeError(errno, "prctl(PR_SET_NO_NEW_PRIVS)"));
   }
-  auto listener = installDmaHeapFilter();
+  auto listener = installDmaHeapFilter(filter);
   if (!listener) childFail(sock, listener.error());
   ChildReport r;
   r.heap_count = static_cast<uint32_t>(ns->heap_mount_ids.size());
@@ -109,7 +116,30 @@ Result<int> runProgram(HeapBackend& backend, const RunOptions& options) {
   std::vector<std::string> names;
   for (const auto& h : heaps.value()) names.push_back(h.name);
   bool user_ns = options.namespaces == Namespaces::kUserAndMount;
+  bool no_ns = options.namespaces == Namespaces::kNone;
   if (options.namespaces == Namespaces::kAuto) user_ns = !haveCapSysAdmin();
+  if (user_ns) {
+    // Before anything starts: a refused user namespace gets its cause and fix in one message.
+    const int simulated = options.simulated_userns_errno ? *options.simulated_userns_errno : simulatedUserNamespaceErrno();
+    if (auto failure = probeUserNamespace(simulated)) {
+      Error why = explainUserNamespaceFailure(*failure, readUserNamespaceSysctls(options.proc_sys ? *options.proc_sys : procSysDirectory()));
+      if (options.namespaces != Namespaces::kAuto) return makeError(why.code(), why.message() + ". The program was not started");
+      // What works without one: the supervisor answers for the /dev/dma_heap paths itself.
+      std::fprintf(stderr, "dmaheap run: %s. Running the program with /dev/dma_heap emulated at the system-call level\n",
+                   why.message().c_str());
+      user_ns = false;
+      no_ns = true;
+    }
+  }
+  std::unique_ptr<DevPaths> paths;
+  if (no_ns) {
+    auto created = DevPaths::create(names);
+    if (!created) return created.error();
+    paths = std::move(created.value());
+  }
+  // libseccomp allocates: the filter is built here, the child only loads it.
+  auto filter = buildDmaHeapFilter(no_ns);
+  if (!filter) return filter.error();
 
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
@@ -139,9 +169,24 @@ Result<int> runProgram(HeapBackend& backend, const RunOptions& options) {
   }
   if (child == 0) {
     parent_sock.reset();
-    runChild(child_sock.get(), parent, names, user_ns, old_mask, options.argv);
+    runChild(child_sock.get(), parent, names, user_ns, no_ns, filter.value(), old_mask, options.argv);
   }
   child_sock.reset();
+  // The supervisor keeps one fd per heap node the program opens (dev_paths.h): as many as the
+  // hard limit allows while it supervises. Raised only after the fork (the program keeps the
+  // caller's limits) and put back on return.
+  struct FdLimit {
+    struct rlimit saved {};
+    bool raised = false;
+    ~FdLimit() {
+      if (raised) (void)::setrlimit(RLIMIT_NOFILE, &saved);
+    }
+  } fd_limit;
+  if (paths && ::getrlimit(RLIMIT_NOFILE, &fd_limit.saved) == 0 && fd_limit.saved.rlim_cur < fd_limit.saved.rlim_max) {
+    struct rlimit up = fd_limit.saved;
+    up.rlim_cur = up.rlim_max;
+    fd_limit.raised = ::setrlimit(RLIMIT_NOFILE, &up) == 0;
+  }
 
   auto finish = [&](int* status) {
     while (::waitpid(child, status, 0) < 0 && errno == EINTR) {
@@ -162,8 +207,8 @@ Result<int> runProgram(HeapBackend& backend, const RunOptions& options) {
     return makeError(report->error ? report->error : EIO, report->message);
   }
   std::vector<SupervisedHeap> supervised;
-  for (size_t i = 0; i < names.size(); ++i) supervised.push_back({names[i], report->mount_ids[i]});
-  Supervisor supervisor(std::move(listener), backend, std::move(supervised));
+  for (size_t i = 0; i < names.size() && i < report->heap_count; ++i) supervised.push_back({names[i], report->mount_ids[i]});
+  Supervisor supervisor(std::move(listener), backend, std::move(supervised), paths.get());
 
   // The child's exit comes through a pidfd, not SIGCHLD: in a multi-threaded caller another
   // thread may take a process-directed signal.

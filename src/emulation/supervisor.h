@@ -7,6 +7,7 @@
 // Single-threaded: the owner calls handleOne() whenever the listener polls readable.
 #pragma once
 
+#include <linux/seccomp.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -16,7 +17,9 @@
 
 #include "base/result.h"
 #include "base/unique_fd.h"
+#include "emulation/dev_paths.h"
 #include "emulation/heap_backend.h"
+#include "emulation/seccomp_filter.h"
 
 namespace dmaheap::emul {
 
@@ -30,13 +33,17 @@ struct SupervisorStats {
   uint64_t continued = 0;      // not our fd: the kernel ran the ioctl
   uint64_t heap_ioctls = 0;
   uint64_t buffer_ioctls = 0;
+  uint64_t compat_calls = 0;   // of those notifications, issued through a 32-bit ABI (i386, x32, arm)
+  uint64_t path_calls = 0;     // open/stat/access on /dev/dma_heap answered without a namespace
 };
 
 class Supervisor {
  public:
   // `backend` must outlive the supervisor. Asks the kernel for synchronous wake-ups where it
   // has them (6.6+): lower latency when the target waits on the same CPU.
-  Supervisor(UniqueFd listener, HeapBackend& backend, std::vector<SupervisedHeap> heaps);
+  // With `paths` (no namespace, the filter built with emulate_paths) it also answers open, stat
+  // and access calls on /dev/dma_heap itself; `paths` must outlive the supervisor.
+  Supervisor(UniqueFd listener, HeapBackend& backend, std::vector<SupervisedHeap> heaps, DevPaths* paths = nullptr);
 
   int listenerFd() const { return listener_.get(); }
 
@@ -51,6 +58,7 @@ class Supervisor {
 
  private:
   Status reply(uint64_t id, int error, bool continue_syscall);
+  Status handlePathCall(const struct seccomp_notif& notif, const DecodedCall& decoded);
 
   UniqueFd listener_;
   HeapBackend& backend_;
@@ -60,6 +68,7 @@ class Supervisor {
   std::vector<uint8_t> resp_buf_;
   SupervisorStats stats_;
   bool loss_reported_ = false;
+  DevPaths* paths_ = nullptr;
 };
 
 }  // namespace dmaheap::emul

@@ -7,7 +7,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "emulation/dev_paths.h"
 #include "emulation/seccomp_filter.h"
+
+#include <filesystem>
 #include "tests/emulation/backend_fixture.h"
 
 namespace dmaheap::emul {
@@ -44,6 +47,91 @@ TEST_F(RunnerTest, ConformanceInAUserNamespace) {
   EXPECT_EQ(run({DMAHEAP_CONFORMANCE_STATIC}, Namespaces::kUserAndMount), 0);
 }
 #endif
+
+#ifdef DMAHEAP_CONFORMANCE_I386
+// A 32-bit program's ioctls come through the compat syscall table: the filter sends them too and
+// the supervisor decodes them (32-bit pointers), so it passes like the native builds.
+TEST_F(RunnerTest, ConformanceI386) {
+  SupervisorStats stats;
+  EXPECT_EQ(run({DMAHEAP_CONFORMANCE_I386}, Namespaces::kAuto, &stats), 0);
+  EXPECT_GT(stats.heap_ioctls, 0u);
+  EXPECT_GT(stats.buffer_ioctls, 0u);
+  EXPECT_EQ(stats.compat_calls, stats.notifications);
+}
+#endif
+
+TEST_F(RunnerTest, NativeCallsAreNotCompat) {
+  SupervisorStats stats;
+  EXPECT_EQ(run({DMAHEAP_HEAP_USER, "alloc", "system"}, Namespaces::kAuto, &stats), 0);
+  EXPECT_EQ(stats.compat_calls, 0u);
+  EXPECT_EQ(stats.heap_ioctls, 1u);
+}
+
+// Without any namespace (what kAuto falls back to when user namespaces are refused): the
+// supervisor answers open, stat and access of /dev/dma_heap itself.
+TEST_F(RunnerTest, NoNamespaceConformanceDynamic) {
+  SupervisorStats stats;
+  EXPECT_EQ(run({DMAHEAP_CONFORMANCE}, Namespaces::kNone, &stats), 0);
+  EXPECT_GT(stats.path_calls, 0u);
+  EXPECT_GT(stats.heap_ioctls, 0u);
+}
+#ifdef DMAHEAP_CONFORMANCE_STATIC
+TEST_F(RunnerTest, NoNamespaceConformanceStatic) { EXPECT_EQ(run({DMAHEAP_CONFORMANCE_STATIC}, Namespaces::kNone), 0); }
+#endif
+#ifdef DMAHEAP_CONFORMANCE_I386
+TEST_F(RunnerTest, NoNamespaceConformanceI386) {
+  SupervisorStats stats;
+  EXPECT_EQ(run({DMAHEAP_CONFORMANCE_I386}, Namespaces::kNone, &stats), 0);
+  EXPECT_EQ(stats.compat_calls, stats.notifications);
+  EXPECT_GT(stats.compat_calls, 0u);
+}
+#endif
+
+TEST_F(RunnerTest, NoNamespaceNodesListStatAndOpen) {
+  EXPECT_EQ(run({"sh", "-c",
+                 "test -c /dev/dma_heap/system && test -c /dev/dma_heap/reserved && test -d /dev/dma_heap && "
+                 "test -r /dev/dma_heap/system && ! test -e /dev/dma_heap/nonexistent && "
+                 "[ $(ls /dev/dma_heap | wc -l) -eq 3 ] && cd /dev && test -c dma_heap/./system && "
+                 "test -c ../dev/dma_heap/default_cma_region && ! test -e /dev/dma_heap/system/x"},
+                Namespaces::kNone),
+            0);
+}
+
+TEST_F(RunnerTest, NoNamespaceMeansTheHostsMountNamespace) {
+  const std::string ours = std::filesystem::read_symlink("/proc/self/ns/mnt").string();
+  EXPECT_EQ(run({"sh", "-c", "[ \"$(readlink /proc/self/ns/mnt)\" = \"" + ours + "\" ]"}, Namespaces::kNone), 0);
+  EXPECT_EQ(run({"sh", "-c", "[ \"$(readlink /proc/self/ns/mnt)\" != \"" + ours + "\" ]"}, Namespaces::kAuto), 0);
+}
+
+TEST_F(RunnerTest, NoNamespaceExhaustAndThreads) {
+  EXPECT_EQ(run({DMAHEAP_HEAP_USER, "exhaust", "reserved"}, Namespaces::kNone), 0);
+  EXPECT_EQ(backend_->liveBuffers(), 0u);
+  EXPECT_EQ(run({DMAHEAP_HEAP_USER, "threads", "system"}, Namespaces::kNone), 0);
+}
+
+TEST(DevPaths, NormaliseAndClassify) {
+  bool slash = false;
+  EXPECT_EQ(normalisePath("/", "/dev//dma_heap/./system", &slash), "/dev/dma_heap/system");
+  EXPECT_FALSE(slash);
+  EXPECT_EQ(normalisePath("/dev", "dma_heap/", &slash), "/dev/dma_heap");
+  EXPECT_TRUE(slash);
+  EXPECT_EQ(normalisePath("/tmp/x", "../../dev/dma_heap/../dma_heap/a"), "/dev/dma_heap/a");
+  EXPECT_EQ(normalisePath("/", "/.."), "/");
+  auto paths = DevPaths::create({"system", "reserved"});
+  ASSERT_TRUE(paths.ok()) << paths.error().message();
+  const std::string dir = paths.value()->directory();
+  EXPECT_TRUE(std::filesystem::is_directory(dir));
+  EXPECT_TRUE(std::filesystem::is_character_file(dir + "/system"));
+  EXPECT_EQ(paths.value()->classify("/dev/dma_heap").kind, DevPath::kDirectory);
+  EXPECT_EQ(paths.value()->classify("/dev/dma_heap/system").kind, DevPath::kHeap);
+  EXPECT_EQ(paths.value()->classify("/dev/dma_heap/system").heap, "system");
+  EXPECT_EQ(paths.value()->classify("/dev/dma_heap/nope").kind, DevPath::kMissing);
+  EXPECT_EQ(paths.value()->classify("/dev/dma_heap/system/x").kind, DevPath::kBelowHeap);
+  EXPECT_EQ(paths.value()->classify("/dev/dma_heapx").kind, DevPath::kOther);
+  EXPECT_EQ(paths.value()->classify("/dev/null").kind, DevPath::kOther);
+  paths.value().reset();
+  EXPECT_FALSE(std::filesystem::exists(dir)) << "removed with its owner";
+}
 
 TEST_F(RunnerTest, ExitStatusIsTheProgramsOwn) {
   EXPECT_EQ(run({"sh", "-c", "exit 7"}), 7);
