@@ -31,3 +31,25 @@ fuzz_link() {
   done
   "$fuzz_cxx" -fsanitize=fuzzer,address,undefined "${objs[@]}" -lfdt -o "$out"
 }
+
+# Runs one capped, fixed-seed pass and says what really ran (libFuzzer's own count of executions
+# and seconds). A capped run (FUZZ_RUNS != -1, as in make test) starts from the seeds alone, as in
+# every checkout; an uncapped one keeps its corpus.
+#   fuzz_pass LABEL BINARY DIR RUNS SECONDS MAX_LEN SEED_DIR...   (corpus, log and artifacts in DIR)
+fuzz_pass() {
+  local label=$1 binary=$2 dir=$3 runs=$4 seconds=$5 max_len=$6
+  shift 6
+  [[ $runs == -1 ]] || rm -rf "$dir/corpus"
+  mkdir -p "$dir/corpus"
+  local log=$dir/fuzz.log rc=0 done_line
+  ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    "$binary" "$dir/corpus" "$@" -artifact_prefix="$dir/" -seed="${FUZZ_SEED:-20261125}" -runs="$runs" \
+    -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len="$max_len" -print_final_stats=1 >"$log" 2>&1 || rc=$?
+  done_line=$(grep -E '^Done [0-9]+ runs in [0-9]+ second' "$log" | tail -n 1 || true)
+  if [[ $rc -ne 0 ]]; then
+    tail -n 30 "$log"
+    echo "$label: FAILED (exit $rc) after ${done_line:-an unknown number of runs}; inputs in $dir/"
+    return 1
+  fi
+  echo "$label: ${done_line#Done } (seed ${FUZZ_SEED:-20261125}, cap $runs runs or $seconds s), no crash or sanitizer report"
+}

@@ -65,20 +65,5 @@ CC
   touch "$out/seeds/.done"
 fi
 
-export ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1
-export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-# A capped run (make test) starts from the seeds alone, as in every checkout.
-[[ ${FUZZ_RUNS:-40000} == -1 ]] || rm -rf "$out/corpus"
-mkdir -p "$out/corpus"
-log=$out/protocol_fuzz.log
-status=0
-"$binary" "$out/corpus" "$out/seeds" -artifact_prefix="$out/" -seed="${FUZZ_SEED:-20261125}" -runs="${FUZZ_RUNS:-40000}" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-  -max_len=65536 -print_final_stats=1 >"$log" 2>&1 || status=$?
-tail -n 15 "$log"
-# Say what really ran: libFuzzer's own count of executions and its time.
-done_line=$(grep -E '^Done [0-9]+ runs in [0-9]+ second' "$log" | tail -n 1 || true)
-if [[ $status -ne 0 ]]; then
-  echo "protocol fuzz: FAILED (exit $status) after ${done_line:-an unknown number of runs}; inputs in $out/"
-  exit 1
-fi
-echo "protocol fuzz: ${done_line#Done } (seed ${FUZZ_SEED:-20261125}, cap ${FUZZ_RUNS:-40000} runs or $seconds s), no crash or sanitizer report"
+source fuzz/objects.sh
+fuzz_pass "protocol fuzz" "$binary" "$out" "${FUZZ_RUNS:-40000}" "$seconds" 65536 "$out/seeds"

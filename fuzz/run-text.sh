@@ -34,20 +34,6 @@ for t in "${targets[@]}"; do
                printf '%s' "$s" >"$dir/seeds/$(printf '%s' "$s" | tr -c 'a-zA-Z0-9' _)"
              done ;;
   esac
-  [[ $runs == -1 ]] || rm -rf "$dir/corpus"
-  mkdir -p "$dir/corpus"
-  log=$dir/fuzz.log
-  rc=0
-  ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    "$binary" "$dir/corpus" "$dir/seeds" -artifact_prefix="$dir/" -seed="${FUZZ_SEED:-20261125}" -runs="$runs" \
-    -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 >"$log" 2>&1 || rc=$?
-  done_line=$(grep -E '^Done [0-9]+ runs in [0-9]+ second' "$log" | tail -n 1 || true)
-  if [[ $rc -ne 0 ]]; then
-    tail -n 30 "$log"
-    echo "fuzz ($t): FAILED (exit $rc) after ${done_line:-an unknown number of runs}; inputs in $dir/"
-    status=1
-  else
-    echo "fuzz ($t): ${done_line#Done } (seed ${FUZZ_SEED:-20261125}, cap $runs runs or $seconds s), no crash or sanitizer report"
-  fi
+  fuzz_pass "fuzz ($t)" "$binary" "$dir" "$runs" "$seconds" 65536 "$dir/seeds" || status=1
 done
 exit $status
