@@ -75,10 +75,25 @@ inside() {
     TERM=dumb LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive /bin/bash -c "cd /root && $1"
 }
 
+# apt in the root, output to apt.log. The .deb cache is shared with scripts/fresh-root-test.sh
+# (and other runs of this test): while another apt holds its lock, wait (up to 10 minutes).
+apt_inside() {
+  local tries=0
+  until inside "apt-get $*" >"$work/apt-last.log" 2>&1; do
+    cat "$work/apt-last.log" >>"$work/apt.log"
+    if grep -q 'Could not get lock /var/cache/apt/archives/lock' "$work/apt-last.log" && ((++tries < 120)); then
+      sleep 5
+      continue
+    fi
+    tail -n 30 "$work/apt-last.log"
+    fail "apt-get $*"
+  done
+  cat "$work/apt-last.log" >>"$work/apt.log"
+}
+
 # --- the packages, dependencies from Debian
-inside "apt-get update -q" >"$work/apt.log" 2>&1 || { tail -n 20 "$work/apt.log"; fail "apt-get update"; }
-inside "apt-get install -y -q --no-install-recommends ./debs/*.deb" >>"$work/apt.log" 2>&1 ||
-  { tail -n 30 "$work/apt.log"; fail "apt-get install ./debs/*.deb"; }
+apt_inside update -q
+apt_inside install -y -q --no-install-recommends ./debs/*.deb
 installed=$(inside "dpkg-query -W -f='\${Package} \${Version} \${Status}\n' dmaheap dmaheapd libdmaheap0 libdmaheap-embedded0 libdmaheap-dev")
 [[ $(grep -c ' install ok installed$' <<<"$installed") -eq 5 ]] || fail "not all installed: $installed"
 echo "deb-install: apt-get install ./*.deb into a fresh Debian 12 root ($((SECONDS - start)) s):"
@@ -116,8 +131,7 @@ out=$(inside "dmaheap run -- ls /dev/dma_heap") || fail "dmaheap run -- ls /dev/
 echo "deb-install: dmaheap run -- ls /dev/dma_heap: $(tr '\n' ' ' <<<"$out")"
 
 # --- the consumer example against libdmaheap-dev (a compiler and cmake from Debian)
-inside "apt-get install -y -q --no-install-recommends g++ cmake pkg-config" >>"$work/apt.log" 2>&1 ||
-  { tail -n 30 "$work/apt.log"; fail "apt-get install g++ cmake pkg-config"; }
+apt_inside install -y -q --no-install-recommends g++ cmake pkg-config
 for with_embedded in OFF ON; do
   out=$(inside "cmake -S consumer -B /tmp/consumer-$with_embedded -DWITH_EMBEDDED=$with_embedded &&
                 cmake --build /tmp/consumer-$with_embedded" 2>&1) ||
