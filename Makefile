@@ -1,6 +1,7 @@
 # dmaheap: the two commands of README.md, plus bench and oracle.
 #   make demo   installs what is missing (apt-get), builds, runs the showcase on the default board
 #   make test   the same set-up, then every test (unit, sanitizer run, corpus, fuzz, conformance)
+#   make deb    the Debian packages of debian/ into $(BUILD)/deb (scripts/build-deb.sh)
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
@@ -15,7 +16,7 @@ ifeq ($(shell dpkg --print-architecture 2>/dev/null),amd64)
 PACKAGES += gcc-multilib
 endif
 
-.PHONY: all deps build asan test demo bench oracle clean
+.PHONY: all deps build asan test demo bench oracle deb clean
 
 all: build
 
@@ -46,6 +47,10 @@ bench: deps
 
 oracle: deps
 	@oracle/record.sh
+
+# Installs its own build dependencies (debhelper, lintian and debian/control's Build-Depends).
+deb:
+	@scripts/build-deb.sh $(BUILD)/deb
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz

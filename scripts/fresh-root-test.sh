@@ -9,6 +9,8 @@
 # env: FRESH_ROOT_SUITE   (default bookworm)
 #      DEBIAN_MIRROR      (default http://deb.debian.org/debian)
 #      DMAHEAP_CACHE      (default ${XDG_CACHE_HOME:-$HOME/.cache}/dmaheap) tarball + .deb cache
+#      FRESH_ROOT_TARBALL_ONLY=1   only make sure the cached tarball exists, then print its path
+#                         and the .deb cache's on two lines (tests/suites/deb-install.sh)
 #
 # Needs root (debootstrap, chroot, mounts; sudo is used when not root). The root's /proc, /sys
 # and /dev are bind-mounted inside a private mount namespace of this script, so nothing is left
@@ -25,7 +27,7 @@ tarball=$cache/fresh-root-$suite-minbase-${bare_packages//,/-}-$(dpkg --print-ar
 debs=$cache/fresh-root-$suite-debs
 
 if [[ $(id -u) -ne 0 ]]; then
-  exec sudo --preserve-env=FRESH_ROOT_SUITE,DEBIAN_MIRROR,DMAHEAP_CACHE "$0" "$work"
+  exec sudo --preserve-env=FRESH_ROOT_SUITE,DEBIAN_MIRROR,DMAHEAP_CACHE,FRESH_ROOT_TARBALL_ONLY "$0" "$work"
 fi
 if [[ ${FRESH_ROOT_INNER:-} != 1 ]]; then
   "$repo/scripts/install-deps.sh" debootstrap mount
@@ -43,6 +45,10 @@ if [[ ${FRESH_ROOT_INNER:-} != 1 ]]; then
     tar -C "$tmp/root" --numeric-owner -czf "$tarball.part" . && mv "$tarball.part" "$tarball"
     rm -rf "$tmp"
     echo "fresh-root: debootstrap took $((SECONDS - start)) s"
+  fi
+  if [[ ${FRESH_ROOT_TARBALL_ONLY:-} == 1 ]]; then
+    printf '%s\n%s\n' "$tarball" "$debs"
+    exit 0
   fi
   exec env FRESH_ROOT_INNER=1 unshare --mount --propagation private -- "$0" "$work"
 fi
