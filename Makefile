@@ -16,7 +16,7 @@ ifeq ($(shell dpkg --print-architecture 2>/dev/null),amd64)
 PACKAGES += gcc-multilib
 endif
 
-.PHONY: all deps build asan test demo bench oracle deb clean
+.PHONY: all deps build asan test demo bench oracle deb deb-test clean
 
 all: build
 
@@ -51,6 +51,10 @@ oracle: deps
 # Installs its own build dependencies (debhelper, lintian and debian/control's Build-Depends).
 deb:
 	@scripts/build-deb.sh $(BUILD)/deb
+
+# The packages installed into a fresh Debian 12 root and used there (builds them when stale).
+deb-test:
+	@tests/deb-install.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz

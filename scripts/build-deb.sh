@@ -5,7 +5,7 @@
 #   scripts/build-deb.sh [OUT]     (default build/deb)
 # OUT gets the .deb files (and in dbgsym/ the debug symbols; .buildinfo, .changes, the build
 # log, lintian's output) and SOURCE-TREE: the git tree id of the source they were built from, which
-# tests/suites/deb-install.sh compares with the working tree's to decide whether to rebuild.
+# tests/deb-install.sh compares with the working tree's to decide whether to rebuild.
 # Build dependencies: only those missing are installed (scripts/install-deps.sh).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)

@@ -10,7 +10,7 @@
 #      DEBIAN_MIRROR      (default http://deb.debian.org/debian)
 #      DMAHEAP_CACHE      (default ${XDG_CACHE_HOME:-$HOME/.cache}/dmaheap) tarball + .deb cache
 #      FRESH_ROOT_TARBALL_ONLY=1   only make sure the cached tarball exists, then print its path
-#                         and the .deb cache's on two lines (tests/suites/deb-install.sh)
+#                         and the .deb cache's on two lines (tests/deb-install.sh)
 #
 # Needs root (debootstrap, chroot, mounts; sudo is used when not root). The root's /proc, /sys
 # and /dev are bind-mounted inside a private mount namespace of this script, so nothing is left

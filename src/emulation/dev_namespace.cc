@@ -55,7 +55,8 @@ void recreateEntry(int old_dir, const std::string& old_prefix, int new_dir, cons
     const ssize_t n = ::readlinkat(old_dir, name, link, sizeof link - 1);
     if (n < 0) return;
     link[n] = '\0';
-    (void)::symlinkat(link, new_dir, name);
+    // A link that cannot be made is left out, like an entry that cannot be bound below.
+    [[maybe_unused]] const int made = ::symlinkat(link, new_dir, name);
     return;
   }
   if (S_ISDIR(st.st_mode)) {

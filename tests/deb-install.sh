@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# The Debian packages as a user gets them (part of make test): the five packages of BUILD/deb
+# The Debian packages as a user gets them (`make deb-test`; not yet part of make test): the five packages of BUILD/deb
 # installed with `apt-get install ./*.deb` into a fresh Debian 12 root (dependencies from
 # Debian), then, in that root: dmaheap list and alloc, the service run as its packaged user with
 # the packaged configuration, the libdmaheap consumer example built against the installed
 # libdmaheap-dev (CMake package and pkg-config) and run on each backend, and dmaheap run.
-#   tests/suites/deb-install.sh [BUILD]       (work tree: BUILD/deb-install)
+#   tests/deb-install.sh [BUILD]  (make deb-test)       (work tree: BUILD/deb-install)
 #
 # The packages are rebuilt (make deb: scripts/build-deb.sh, several minutes, lintian included)
 # only when BUILD/deb/SOURCE-TREE differs from the git tree id of the working tree now
@@ -14,7 +14,7 @@
 # private mount namespace of this script and apt's .deb cache is the one fresh-root-test.sh
 # uses, so nothing changes on this machine outside BUILD and that cache. Needs root (sudo).
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/.."
 repo=$(pwd)
 build=$(realpath -m "${1:-build}")
 debs=$build/deb
