@@ -43,12 +43,14 @@ status=0
 # (its binaries carry absolute RPATHs).
 make_root() {
   local root=$1
-  mkdir -p "$root"/{usr,etc,proc,tmp,dev} "$root$build"
+  mkdir -p "$root"/{usr,etc,proc,tmp,dev}
   for l in bin lib lib64 sbin; do [[ -L /$l ]] && ln -s "$(readlink /$l)" "$root/$l"; done
   mount --rbind /usr "$root/usr"
   mount --rbind /etc "$root/etc"
   mount --rbind /proc "$root/proc"
   mount -t tmpfs tmpfs "$root/tmp"
+  # After /tmp: the build tree may live below /tmp (a clone in /tmp).
+  mkdir -p "$root$build"
   mount --bind "$build" "$root$build"
 }
 
