@@ -245,8 +245,8 @@ struct Service::Impl {
     if (auto n = connections_of_uid.find(uid); n != connections_of_uid.end() && --n->second == 0) {
       connections_of_uid.erase(n);
     }
-    std::erase_if(refusals_logged, [uid](const auto& r) { return r.first == uid; });
-    if (clients.size() - 1 < options.max_clients) std::erase_if(refusals_logged, [](const auto& r) { return r.second == EMFILE; });
+    // A closed connection frees a slot under both limits: this uid's and the overall one.
+    std::erase_if(refusals_logged, [uid](const auto& r) { return r.first == uid || r.second == EMFILE; });
     // Unsent replies close their fds here; those buffers are freed through the watcher.
     clients.erase(it);
   }
