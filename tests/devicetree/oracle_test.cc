@@ -119,6 +119,7 @@ TEST(OracleReplay, EveryRecordedBootMatches) {
     const fs::path dts = dir.path() / "board.dts";
     if (!fs::exists(dts)) continue;
     const std::string name = dir.path().filename().string();
+    if (!fs::exists(kGolden / name)) continue;  // a case generated but not recorded yet
     for (const auto& gf : fs::directory_iterator(kGolden / name)) {
       if (gf.path().extension() != ".txt") continue;
       const std::string id = gf.path().stem().string();
