@@ -9,7 +9,7 @@
 namespace dmaheap::cli {
 
 int runDtCheck(const std::vector<std::string>& argv) {
-  const ArgSpec spec{{"--json"}, {"--kernel", "--kernel-config", "--cmdline", "--svg"}};
+  const ArgSpec spec{{"--json", "--devices"}, {"--kernel", "--kernel-config", "--cmdline", "--svg"}};
   auto args = parseArgs(argv, spec);
   if (!args) {
     std::fprintf(stderr, "dmaheap dt-check: %s\n", args.error().message().c_str());
@@ -18,7 +18,7 @@ int runDtCheck(const std::vector<std::string>& argv) {
   if (args->positional.size() != 1) {
     std::fprintf(stderr,
                  "usage: dmaheap dt-check FILE [--kernel V] [--kernel-config FILE] [--cmdline \"cma=...\"] "
-                 "[--json] [--svg OUT.svg]\n");
+                 "[--devices] [--json] [--svg OUT.svg]\n");
     return kExitUsage;
   }
   dtcheck::Options o;
@@ -28,6 +28,7 @@ int runDtCheck(const std::vector<std::string>& argv) {
   if (const auto* v = args->option("--cmdline")) o.cmdline = *v;
   if (const auto* v = args->option("--svg")) o.svg_path = *v;
   o.json = args->has("--json");
+  o.devices = args->has("--devices");
   std::string out;
   std::string err;
   const int status = dtcheck::run(o, &out, &err);
