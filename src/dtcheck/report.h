@@ -47,6 +47,8 @@ struct Options {
   std::string cmdline;                        // --cmdline
   bool json = false;
   std::optional<std::string> svg_path;        // --svg
+  std::string memory;                         // --memory BASE:SIZE[,...] ("" = none)
+  std::string memory_size;                    // --memory-size SIZE ("" = none)
   bool devices = false;                       // --devices
 };
 
