@@ -32,11 +32,23 @@ for ((i = 0; i < ${#files[@]}; i += 25)); do
     if [[ "$a" != "$b" ]]; then echo "corpus: ${files[$i]} --kernel $k: output differs between runs"; status=1; fi
   done
 done
+# dt-check --devices with RAM filled in (docs/device-trees.md, "Devices and their regions"): the
+# same checks, and the counts of trees with each device finding.
+dev1=$(mktemp) dev2=$(mktemp)
+"$runner" --memory-size 2G --devices "$kernels" "${files[@]}" >"$dev1" || status=$?
+"$runner" --memory-size 2G --devices "$kernels" "${files[@]}" >"$dev2" || status=$?
+for ((i = 0; i < ${#files[@]}; i += 25)); do
+  rc=0
+  a=$("$tool" dt-check "${files[$i]}" --memory-size 2G --devices --json) || rc=$?
+  b=$("$tool" dt-check "${files[$i]}" --memory-size 2G --devices --json) || true
+  if [[ $rc -gt 1 ]]; then echo "corpus: ${files[$i]} --devices: exit $rc"; status=1; fi
+  if [[ "$a" != "$b" ]]; then echo "corpus: ${files[$i]} --devices: output differs between runs"; status=1; fi
+done
 elapsed_ms=$(( (${EPOCHREALTIME/./} - start_us) / 1000 ))
 # Again with RAM as a bootloader fills it in (--memory-size 2G): every tree gets memory.
 fill_start_us=${EPOCHREALTIME/./}
 out3=$(mktemp) out4=$(mktemp)
-trap 'rm -f "$out1" "$out2" "$out3" "$out4"' EXIT
+trap 'rm -f "$out1" "$out2" "$out3" "$out4" "$dev1" "$dev2"' EXIT
 "$runner" --memory-size 2G "$kernels" "${files[@]}" >"$out3" || status=$?
 "$runner" --memory-size 2G "$kernels" "${files[@]}" >"$out4" || status=$?
 for ((i = 0; i < ${#files[@]}; i += 25)); do
@@ -48,6 +60,10 @@ for ((i = 0; i < ${#files[@]}; i += 25)); do
 done
 fill_ms=$(( (${EPOCHREALTIME/./} - fill_start_us) / 1000 ))
 cat "$out1"
+echo "with --memory-size 2G --devices:"
+grep '^devices:\|^digest' "$dev1"
+grep '^FAIL' "$dev1" && status=1
+if ! cmp -s "$dev1" "$dev2"; then echo "corpus: the two --devices runs differ (not deterministic)"; status=1; fi
 grep '^FAIL' "$out1" && status=1
 if ! cmp -s "$out1" "$out2"; then echo "corpus: the two runs differ (not deterministic)"; status=1; fi
 printf 'corpus: %d trees x %s, two runs, %d.%03d s\n' "${#files[@]}" "$kernels" $((elapsed_ms / 1000)) $((elapsed_ms % 1000))

@@ -184,6 +184,34 @@ constexpr CatalogueEntry kCatalogue[] = {
      "CMA area {name} is not the default area: kernels before 6.19 make no /dev/dma_heap node for it (devices "
      "reach it through memory-region); from 6.19 it is /dev/dma_heap/{name}",
      "add linux,cma-default; if user space must allocate from it on this kernel"},
+    // ---- devices that name regions, dt-check --devices (docs/device-trees.md, "Devices and their regions") ----
+#define DMAHEAP_ENTRY "memory-region entry {index}{?label: (\"{label}\")}"
+    {E::kDeviceRegionNowhere, "device-region-missing", kErr, false,
+     DMAHEAP_ENTRY " is phandle {phandle}, which matches no node: of_reserved_mem_device_init_by_idx answers -ENODEV "
+     "and the device gets no reserved memory",
+     "point the entry at a /reserved-memory child (memory-region = <&label>), or delete it"},
+    {E::kDeviceRegionNotReserved, "device-region-missing", kErr, false,
+     DMAHEAP_ENTRY " points at {target}, which is not a /reserved-memory region: the kernel finds no region of that "
+     "name (-EINVAL) and the device gets no reserved memory",
+     "point the entry at a child of /reserved-memory"},
+    {E::kDeviceRegionDisabled, "device-region-disabled", kWarn, false,
+     DMAHEAP_ENTRY " points at {target}, which is disabled: of_reserved_mem_device_init_by_idx returns 0 without "
+     "assigning anything, so the driver runs as if it had its region and allocates from the default DMA memory",
+     "set status = \"okay\" on {target}, or drop the entry from memory-region"},
+    {E::kDeviceRegionFailed, "device-region-failed", kErr, true,
+     DMAHEAP_ENTRY " points at {target}, which the kernel did not set up ({reason}): the device gets no memory from it",
+     "fix the region first (see its own diagnostic)"},
+    {E::kDeviceRegionUnreachable, "device-region-unreachable", kErr, false,
+     DMAHEAP_ENTRY ": region {target} ({range}) is not inside the device's DMA reach ({reach}, from dma-ranges): "
+     "memory the kernel hands the device from it cannot be addressed by the device",
+     "place the region (reg or alloc-ranges) inside the reach of the device's bus"},
+    {E::kPipelineNoCmaHeap, "pipeline-no-cma-heap", kWarn, true,
+     "{members} {?several:have}{!several:has} no IOMMU and no CMA heap on {kernel} lies inside {?several:the DMA "
+     "reach of all of them}{!several:its DMA reach}: no /dev/dma_heap node gives buffers {?several:they}{!several:it} "
+     "can use{?why: ({why})}",
+     "make a reachable region a CMA heap on this kernel (reusable shared-dma-pool; linux,cma-default before 6.19), "
+     "or move the default CMA area into their reach with cma="},
+#undef DMAHEAP_ENTRY
 };
 #undef DMAHEAP_DEFAULT_AREA_FAILED
 #undef DMAHEAP_DEFAULT_AREA_FIX

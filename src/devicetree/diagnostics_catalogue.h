@@ -62,6 +62,13 @@ enum class DiagEvent {
   kCmaDefaultSkippedForCmdline,
   kHeapNameChanged,
   kCmaAreaNoHeap,
+  // dt-check --devices only (docs/device-trees.md, "Devices and their regions").
+  kDeviceRegionNowhere,
+  kDeviceRegionNotReserved,
+  kDeviceRegionDisabled,
+  kDeviceRegionFailed,
+  kDeviceRegionUnreachable,
+  kPipelineNoCmaHeap,
   kCount
 };
 

@@ -8,6 +8,7 @@
 
 #include "base/heap_descriptor.h"
 #include "base/size.h"
+#include "devicetree/loader.h"
 #include "devicetree/plan.h"
 
 namespace dmaheap::dtcheck {
@@ -50,6 +51,12 @@ Report makeReport(std::string source, std::string cmdline, dt::BoardPlan plan) {
   if (!plan.kernel_crashes) r.heaps = planHeaps(plan.kernel, plan.cma_areas);
   r.plan = std::move(plan);
   return r;
+}
+
+void addDevices(Report* report, const dt::Fdt& fdt) {
+  report->devices = planDevices(fdt, report->plan, report->heaps);
+  const auto& more = report->devices->diagnostics;
+  report->plan.diagnostics.insert(report->plan.diagnostics.end(), more.begin(), more.end());
 }
 
 int exitStatus(const Report& report) { return report.plan.hasErrors() ? 1 : 0; }
@@ -113,6 +120,8 @@ std::string renderText(const Report& r) {
     if (h.cma_area >= 0) o << " (area " << p.cma_areas[h.cma_area].name << ")";
     o << "\n";
   }
+
+  if (r.devices) o << renderDevicesText(*r.devices, p);
 
   size_t errors = 0;
   size_t warnings = 0;
@@ -196,6 +205,10 @@ nlohmann::json renderJson(const Report& r) {
                                 {"kernel_log", d.kernel_log},
                                 {"fix", d.fix}});
   }
+  if (r.devices) {
+    j["devices"] = renderDevicesJson(*r.devices, p);
+    j["pipelines"] = renderPipelinesJson(*r.devices);
+  }
   j["kernel_crashes"] = p.kernel_crashes;
   j["kernel_log"] = p.kernel_log;
   j["exit_status"] = exitStatus(r);
@@ -230,7 +243,16 @@ int run(const Options& options, std::string* out, std::string* err) {
     *err += "dmaheap dt-check: " + plan.error().message() + "\n";
     return 2;
   }
-  const Report report = makeReport(options.path, options.cmdline, std::move(plan).value());
+  Report report = makeReport(options.path, options.cmdline, std::move(plan).value());
+  if (options.devices) {
+    // The tree again, for its device nodes (the plan keeps only what the boot replay needs).
+    auto fdt = dt::loadDeviceTree(options.path);
+    if (!fdt) {
+      *err += "dmaheap dt-check: " + fdt.error().message() + "\n";
+      return 2;
+    }
+    addDevices(&report, *fdt);
+  }
   if (options.json) *out += jsonText(renderJson(report)) + "\n";
   else *out += renderText(report);
   if (options.svg_path) {

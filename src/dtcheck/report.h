@@ -10,6 +10,8 @@
 
 #include "base/kernel.h"
 #include "devicetree/board_plan.h"
+#include "devicetree/fdt.h"
+#include "dtcheck/devices.h"
 #include "heaps/heap_plan.h"
 
 namespace dmaheap::dtcheck {
@@ -19,10 +21,16 @@ struct Report {
   std::string cmdline;   // --cmdline, "" if none
   dt::BoardPlan plan;
   HeapPlanResult heaps;  // empty when the kernel crashes before heaps exist
+  // --devices: the devices that name reserved memory and their heaps; absent without it.
+  std::optional<DevicesReport> devices;
 };
 
 // Builds the report: the heaps come from planHeaps (none if plan.kernel_crashes).
 Report makeReport(std::string source, std::string cmdline, dt::BoardPlan plan);
+
+// --devices: adds the devices of `fdt` (the tree the plan was made from) to the report, and their
+// diagnostics after the plan's.
+void addDevices(Report* report, const dt::Fdt& fdt);
 
 // 1 if any diagnostic is an error, else 0 (the dt-check exit status for a readable tree).
 int exitStatus(const Report& report);
@@ -41,6 +49,7 @@ struct Options {
   std::optional<std::string> svg_path;        // --svg
   std::string memory;                         // --memory BASE:SIZE[,...] ("" = none)
   std::string memory_size;                    // --memory-size SIZE ("" = none)
+  bool devices = false;                       // --devices
 };
 
 // Runs dt-check and returns the exit status (0 no errors, 1 error diagnostics, 2 the input,

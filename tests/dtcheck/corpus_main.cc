@@ -1,11 +1,13 @@
 // dtcheck_corpus: runs dt-check in-process over many device trees and kernels (one process instead
 // of thousands) and prints a digest of every report plus counts. Used by
 // scripts/run-dtb-corpus.sh: no crash, no exit 2, the same digest on every run.
-//   dtcheck_corpus [--memory-size SIZE] KERNELS FILE...    (KERNELS: comma-separated, e.g. 5.3,6.1,6.12)
+//   dtcheck_corpus [--memory-size SIZE] [--devices] KERNELS FILE...    (KERNELS: comma-separated, e.g. 5.3,6.1,6.12)
 // With --memory-size every tree gets RAM as a bootloader fills it in (docs/device-trees.md), and the
 // counts add trees with CMA areas, with a DMA limit from dma-ranges, and each diagnostic code.
+// --devices: as `dt-check --devices`, and counts of what it finds (trees per device finding).
 #include <cstdio>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -26,7 +28,14 @@ int main(int argc, char** argv) {
   using namespace dmaheap;
   dt::MemoryFixup fixup;
   std::string fill_text;
-  if (argc >= 3 && std::string(argv[1]) == "--memory-size") {
+  bool devices = false;
+  while (argc >= 2 && (std::string(argv[1]) == "--devices" || (argc >= 3 && std::string(argv[1]) == "--memory-size"))) {
+    if (std::string(argv[1]) == "--devices") {
+      devices = true;
+      argv += 1;
+      argc -= 1;
+      continue;
+    }
     auto f = dt::memoryFixupFromOptions("", argv[2]);
     if (!f) {
       std::fprintf(stderr, "dtcheck_corpus: %s\n", f.error().message().c_str());
@@ -38,7 +47,7 @@ int main(int argc, char** argv) {
     argc -= 2;
   }
   if (argc < 3) {
-    std::fprintf(stderr, "usage: dtcheck_corpus [--memory-size SIZE] KERNELS FILE...\n");
+    std::fprintf(stderr, "usage: dtcheck_corpus [--memory-size SIZE] [--devices] KERNELS FILE...\n");
     return 2;
   }
   long with_cma = 0, with_dt_limit = 0;
@@ -52,9 +61,16 @@ int main(int argc, char** argv) {
   uint64_t digest = 0xcbf29ce484222325ull;
   long runs = 0, unreadable = 0, with_reserved = 0, with_dt_cma = 0, with_diag = 0, with_error = 0, crashes = 0;
   long diagnostics = 0;
+  // --devices: trees with at least one such device / finding (any kernel), and totals over all runs.
+  long with_devices = 0, device_runs = 0;
+  std::map<std::string, long> trees_with_device_code;  // device-region-* and pipeline-no-cma-heap
+  std::map<std::string, long> outcomes;                // memory-region entries per outcome
+  std::map<std::string, long> heaps;                   // devices per kind of recommended heap
   for (int i = 2; i < argc; ++i) {
     bool reserved = false, dt_cma = false, diag = false, error = false, cma = false, dt_limit = false;
     std::map<std::string, bool> codes;
+    bool has_devices = false;
+    std::set<std::string> device_codes;
     // The same steps as `dmaheap dt-check FILE [--json] [--svg]`, with the file read once.
     auto fdt = dt::loadDeviceTree(argv[i]);
     if (!fdt) {
@@ -72,7 +88,17 @@ int main(int argc, char** argv) {
         ++unreadable;
         continue;
       }
-      const auto report = dtcheck::makeReport(argv[i], "", std::move(plan_or).value());
+      auto report = dtcheck::makeReport(argv[i], "", std::move(plan_or).value());
+      if (devices) {
+        dtcheck::addDevices(&report, *fdt);
+        for (const auto& e : report.devices->devices) {
+          ++device_runs;
+          has_devices = true;
+          for (const auto& g : e.device.regions) ++outcomes[dt::bindingName(g.binding)];
+          ++heaps[e.heap.empty() ? "none" : e.device.iommu.active && e.heap == "system" ? "system (IOMMU)" : "CMA"];
+        }
+        for (const auto& d : report.devices->diagnostics) device_codes.insert(d.code + " (" + dt::severityName(d.severity) + ")");
+      }
       digest = fnv(fnv(fnv(digest, dtcheck::renderText(report)), dtcheck::renderJson(report).dump()),
                    dtcheck::renderSvg(report));
       const auto& plan = report.plan;
@@ -86,6 +112,8 @@ int main(int argc, char** argv) {
       dt_limit |= plan.dma_limit_from_tree;
       for (const auto& d : plan.diagnostics) codes[d.code] = true;
     }
+    with_devices += has_devices;
+    for (const auto& c : device_codes) ++trees_with_device_code[c];
     with_cma += cma;
     with_dt_limit += dt_limit;
     for (const auto& [code, yes] : codes) trees_with_code[code] += yes;
@@ -102,6 +130,17 @@ int main(int argc, char** argv) {
     std::printf("memory-size %s: trees with CMA areas %ld, with a DMA zone limit from dma-ranges %ld\n", fill_text.c_str(),
                 with_cma, with_dt_limit);
     for (const auto& [code, n] : trees_with_code) std::printf("trees with %s %ld\n", code.c_str(), n);
+  }
+  if (devices) {
+    std::printf("devices: trees with enabled memory-region users %ld, devices over all runs %ld\n", with_devices,
+                device_runs);
+    std::printf("devices: memory-region entries over all runs:");
+    for (const auto& [k, v] : outcomes) std::printf(" %s %ld", k.c_str(), v);
+    std::printf("\ndevices: recommended heap over all runs:");
+    for (const auto& [k, v] : heaps) std::printf(" %s %ld", k.c_str(), v);
+    std::printf("\ndevices: trees with each finding (any kernel):");
+    for (const auto& [k, v] : trees_with_device_code) std::printf(" %s %ld", k.c_str(), v);
+    std::printf("\n");
   }
   std::printf("digest %016llx\n", static_cast<unsigned long long>(digest));
   return unreadable == 0 ? 0 : 1;

@@ -42,6 +42,18 @@ check "dt-check: cma-not-reusable reported" "yes" \
 $bin dt-check examples/juno-framebuffer-outside-memory.dts >/dev/null; check "dt-check: outside memory exits 1" "1" "$?"
 check "dt-check: cma-outside-memory names WARN and crash" "yes" \
   "$($bin dt-check examples/juno-framebuffer-outside-memory.dts --json | json "'yes' if any(x['code']=='cma-outside-memory' and any('WARN' in l for l in x['kernel_log']) and any('paging request' in l for l in x['kernel_log']) for x in d['diagnostics']) else 'no'")"
+# dt-check --devices (docs/cli.md): added fields only with the option; a heap for every device.
+check "dt-check: no devices array without --devices" "no" \
+  "$($bin dt-check examples/juno-framebuffer-cma.dts --json | json "'yes' if 'devices' in d or 'pipelines' in d else 'no'")"
+check "dt-check --devices: heaps of a pipeline without IOMMU and of a device behind one" "None None system|None" \
+  "$($bin dt-check examples/devices/pipeline-no-cma-heap.dts --kernel 6.12 --devices --json | json "' '.join(str(x['heap']) for x in d['devices']) + '|' + str(d['pipelines'][0]['heap'])")"
+$bin dt-check examples/devices/device-region-missing.dts --devices >/dev/null; check "dt-check --devices: a dangling memory-region exits 1" "1" "$?"
+$bin dt-check examples/devices/device-region-missing.dts >/dev/null; check "dt-check: without --devices the same tree exits 0" "0" "$?"
+rpi4=${DTB_DIR:-${1:-build}/debian-dtbs}/broadcom/bcm2711-rpi-4-b.dtb
+if [[ -f $rpi4 ]]; then
+  check "dt-check --devices: every memory-region user of the Raspberry Pi 4 tree gets a heap decision" "yes" \
+    "$($bin dt-check "$rpi4" --devices --json | json "'yes' if 'devices' in d and all('heap' in x and x['heap_reason'] for x in d['devices']) else 'no'")"
+fi
 head -c 100 /dev/urandom > /tmp/dmaheap-cli-garbage.dtb
 $bin dt-check /tmp/dmaheap-cli-garbage.dtb >/dev/null 2>&1; check "dt-check: garbage exits 2" "2" "$?"
 exit $fail

@@ -9,7 +9,7 @@
 namespace dmaheap::cli {
 
 int runDtCheck(const std::vector<std::string>& argv) {
-  const ArgSpec spec{{"--json"}, {"--kernel", "--kernel-config", "--cmdline", "--svg", "--memory", "--memory-size"}};
+  const ArgSpec spec{{"--json", "--devices"}, {"--kernel", "--kernel-config", "--cmdline", "--svg", "--memory", "--memory-size"}};
   auto args = parseArgs(argv, spec);
   if (!args) {
     std::fprintf(stderr, "dmaheap dt-check: %s\n", args.error().message().c_str());
@@ -18,7 +18,7 @@ int runDtCheck(const std::vector<std::string>& argv) {
   if (args->positional.size() != 1) {
     std::fprintf(stderr,
                  "usage: dmaheap dt-check FILE [--kernel V] [--kernel-config FILE] [--cmdline \"cma=...\"] "
-                 "[--memory BASE:SIZE[,...] | --memory-size SIZE] [--json] [--svg OUT.svg]\n");
+                 "[--memory BASE:SIZE[,...] | --memory-size SIZE] [--devices] [--json] [--svg OUT.svg]\n");
     return kExitUsage;
   }
   dtcheck::Options o;
@@ -30,6 +30,7 @@ int runDtCheck(const std::vector<std::string>& argv) {
   if (const auto* v = args->option("--memory")) o.memory = *v;
   if (const auto* v = args->option("--memory-size")) o.memory_size = *v;
   o.json = args->has("--json");
+  o.devices = args->has("--devices");
   std::string out;
   std::string err;
   const int status = dtcheck::run(o, &out, &err);

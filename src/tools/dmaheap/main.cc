@@ -20,7 +20,7 @@ constexpr Subcommand kSubcommands[] = {
     {"alloc", dmaheap::cli::runAlloc,
      "alloc HEAP SIZE [--count N] [--dtb FILE] [--kernel V] [--kernel-config FILE] [--profile NAME] [--heaps FILE] [--json]"},
     {"dt-check", dmaheap::cli::runDtCheck,
-     "dt-check FILE [--kernel V] [--kernel-config FILE] [--cmdline \"cma=...\"] [--json] [--svg OUT.svg]"},
+     "dt-check FILE [--kernel V] [--kernel-config FILE] [--cmdline \"cma=...\"] [--devices] [--json] [--svg OUT.svg]"},
     {"run", dmaheap::cli::runRun, "run [--dtb FILE] [--kernel V] [--kernel-config FILE] [--profile NAME] [--heaps FILE] -- PROGRAM [ARGS...]"},
     {"simulate", dmaheap::cli::runSimulate,
      "simulate [--dtb FILE] [--kernel V] [--profile NAME] [--heaps FILE] WORKLOAD [--policy first-fit|best-fit|segregated|compare] [--json] [--svg OUT.svg] "
