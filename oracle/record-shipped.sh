@@ -65,11 +65,22 @@ done < "$here/kernels.list"
 
 [ -d "$dtb_dir" ] || "$repo/scripts/fetch-debian-dtbs.sh" "$dtb_dir" >&2
 if [ ${#only_dtbs[@]} -gt 0 ]; then dtbs=("${only_dtbs[@]}"); else
-    # trees with a /reserved-memory node first, so that a partial run has the informative ones
-    mapfile -t dtbs < <(cd "$dtb_dir" && find . -name '*.dtb' | sed 's|^\./||; s|\.dtb$||' | LC_ALL=C sort |
-        while read -r d; do
-            if fdtget -l "$d.dtb" /reserved-memory >/dev/null 2>&1; then echo "0 $d"; else echo "1 $d"; fi
-        done | LC_ALL=C sort -s -k1,1 | cut -d' ' -f2)
+    # The order makes a partial run informative: first one tree of each distinct /reserved-memory
+    # node and set of dma-ranges, then the other trees with /reserved-memory, then the rest.
+    order=$work/order-$(cat "$dtb_dir/.fetched-from" 2>/dev/null || echo unknown).txt
+    if [ ! -f "$order" ]; then
+        say "ordering the trees (distinct reserved-memory and dma-ranges first)"
+        (cd "$dtb_dir" && find . -name '*.dtb' | sed 's|^\./||; s|\.dtb$||' | LC_ALL=C sort |
+            while read -r d; do
+                dtc -q -I dtb -O dts "$d.dtb" | awk '/^\treserved-memory \{/ {r = 1} r {print} /^\t\};/ {r = 0}
+                    /dma-ranges/ {print}' > "$work/sig.tmp"
+                if [ -s "$work/sig.tmp" ] && grep -q 'reserved-memory' "$work/sig.tmp"; then
+                    echo "$(sha256sum < "$work/sig.tmp" | cut -c1-16) 1 $d"
+                else echo "- 2 $d"; fi
+            done | awk '$1 != "-" && !seen[$1]++ {$2 = 0} {print $2, $3}' | LC_ALL=C sort -s -k1,1 | cut -d' ' -f2) > "$order.tmp"
+        rm -f "$work/sig.tmp"; mv "$order.tmp" "$order"
+    fi
+    mapfile -t dtbs < "$order"
 fi
 
 # golden file = header (tree hash, the /memory QEMU wrote) + the filtered console log
@@ -114,8 +125,9 @@ boot_one() { # dtb-name kernel-id
         [ $stopped = 1 ] && echo "recording-stopped" >> "$log.tmp"
         echo "qemu-exit: $rc" >> "$log.tmp"
         echo "boot-ms: $(( (${EPOCHREALTIME/./} - start) / 1000 ))" >> "$log.tmp"
-        if ! grep -q '^Zone ranges:\|\] Zone ranges:' "$log.tmp" && grep -q '^qemu-exit: 124' "$log.tmp"; then
-            # timed out before the memory layout (a loaded machine): no golden file, a rerun retries
+        if ! grep -q 'Kernel command line:' "$log.tmp" && grep -q '^qemu-exit: 124' "$log.tmp"; then
+            # timed out before the memory layout was complete (it is, once setup_arch is over and
+            # the command line is printed; a loaded machine): no golden file, a rerun retries
             mv "$log.tmp" "$log.incomplete"
             echo "$d $k outcome: incomplete $(sed -n 's/^boot-ms: //p' "$log.incomplete")"
             return 0
@@ -142,6 +154,6 @@ export -f boot_one write_golden
 export work golden_dir dtb_dir here qemu_base CMDLINE STOP_AT
 # tree-major order: an interrupted run leaves both kernels' files for the same trees
 for d in "${dtbs[@]}"; do for k in "${kernel_ids[@]}"; do echo "$d $k"; done; done |
-    xargs -P "$jobs" -L 1 bash -c 'boot_one "$0" "$1"' |
+    xargs -r -P "$jobs" -L 1 bash -c 'boot_one "$0" "$1"' |
     tee "$work/last-run.txt" | awk '{n++} $4 != "panic" {print} END {print n " boots done"}'
 say "done: $(awk '{print $4}' "$work/last-run.txt" | sort | uniq -c | awk '{printf "%s%s %s", (NR > 1 ? ", " : ""), $1, $2}')"
