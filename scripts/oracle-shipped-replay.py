@@ -155,6 +155,14 @@ def fix_memory(src, dst, memory):
         subprocess.run(["fdtput", "-t", "x", dst, path, "reg"] + words, check=True)
 
 
+def fact_kind(key):
+    """The class of a fact, for the summary: region outcome, placement line, default area, ..."""
+    for k in ("region", "placed", "pool", "default area size", "default area base", "cma reserved at boot", "zone"):
+        if key.startswith(k):
+            return k
+    return "other line"
+
+
 def detail(key, theirs, mine):
     """What a difference amounts to, for EXPLAINED.md to name: the default area's base as an offset."""
     if key == "default area base" and theirs.startswith("0x") and mine.startswith("0x"):
@@ -243,6 +251,7 @@ def main():
     rules = load_explained()
     stats = {"boots": 0, "agree": 0, "explained": 0, "differ": 0, "skipped": 0, "zones-unpredicted": 0}
     outcomes = {}
+    per_kind = {}
     failures = []
     for (kid, tree, _), status, data in results:
         if status != "ok":
@@ -255,8 +264,11 @@ def main():
         if not zones_predicted:
             stats["zones-unpredicted"] += 1
         for key, theirs, mine in diffs:
+            kind = fact_kind(key)
+            per_kind.setdefault(kind, [0, 0, 0])
             if theirs == mine:
                 stats["agree"] += 1
+                per_kind[kind][0] += 1
                 continue
             what = key + detail(key, theirs, mine)
             rule = next((r for r in rules if fnmatch.fnmatchcase(kid, r[0]) and fnmatch.fnmatchcase(tree, r[1])
@@ -264,16 +276,21 @@ def main():
             if rule:
                 rule[4] += 1
                 stats["explained"] += 1
+                per_kind[kind][1] += 1
                 if verbose:
                     print(f"explained {kid} {tree} | {what} | kernel: {theirs} | dt-check: {mine}")
                 continue
             stats["differ"] += 1
+            per_kind[kind][2] += 1
             failures.append(f"DIFFER {kid} {tree} | {what} | kernel: {theirs} | dt-check: {mine}")
     for f in failures:
         print(f)
     for r in rules:
         if verbose or r[4] == 0:
             print(f"explained {r[4]:5d} x `{r[0]}` `{r[1]}` `{r[2]}`" + ("  (matches nothing)" if r[4] == 0 else ""))
+    for kind in sorted(per_kind):
+        a, e, d = per_kind[kind]
+        print(f"oracle-shipped: {kind:26s} {a:6d} agree {e:6d} explained {d:4d} unexplained")
     print("oracle-shipped: RAM given " + ("with --memory" if has_memory_option else
                                           "by replacing the memory nodes as QEMU does (no --memory in this dt-check)"))
     print("oracle-shipped: " + ", ".join(f"{v} {k}" for k, v in sorted(outcomes.items())))
