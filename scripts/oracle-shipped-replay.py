@@ -64,7 +64,7 @@ def facts_from_lines(lines):
         if m:
             put(f"region {m.group(1)}", f"allocation failed, size {m.group(2)} MiB")
             continue
-        m = re.match(r"failed to reserve memory for node '([^']+)': base (0x[0-9a-f]+), size (\d+) MiB$", s)
+        m = re.match(r"(?:Reserved memory: )?failed to reserve memory for node '([^']+)': base (0x[0-9a-f]+), size (\d+) MiB$", s)
         if m:
             put(f"region {m.group(1)}", f"reservation failed, base {int(m.group(2), 16):#x}, size {m.group(3)} MiB")
             continue
