@@ -32,8 +32,10 @@ function clean(s,   h) {
     if (s ~ /^Memory: /) { print "log: " s; next }
     if (s ~ /^Kernel command line: |Machine model: /) next
     l = tolower(s)
-    if (l ~ /cma|reserved mem|reserved memory|of: fdt:|restricted dma|shared-dma-pool|memreserve/)
+    # and the line naming the two regions after "OVERLAP DETECTED!"
+    if (l ~ /cma|reserved mem|reserved memory|of: fdt:|restricted dma|shared-dma-pool|memreserve/ || overlap)
         print "log: " s
+    overlap = (s ~ /OVERLAP DETECTED!$/)
 }
 END {
     if (saw_panic) print "outcome: panic"
