@@ -14,8 +14,20 @@ function clean(s,   h) {
     sub(/Internal error: Oops: [0-9a-f]+ /, "Internal error: Oops: <esr> ", s)
     return s
 }
-function kline(s,   l) {
+function kline(s,   l, f, r) {
     s = clean(s)
+    # the zones block: "Zone ranges:" then one "  NAME     [mem A-B]" or "  NAME     empty" line per
+    # zone; DMA, DMA32 and Normal are kept as "zone: NAME RANGE|empty" (Device and the like are not)
+    if (s ~ /^Zone ranges:/) { zones = 1; return }
+    if (zones) {
+        if (s ~ /^  [A-Za-z0-9]+ +(empty|\[mem )/) {
+            split(s, f, " ")
+            r = s; sub(/^ +[A-Za-z0-9]+ +/, "", r)
+            if (f[1] == "DMA" || f[1] == "DMA32" || f[1] == "Normal") print "zone: " f[1] " " r
+            return
+        }
+        zones = 0
+    }
     if (s ~ /^WARNING: /) { print "warn: " s; splat = 1; return }
     if (s ~ /Unable to handle kernel|^Internal error: |^BUG: |kernel BUG at/) {
         print "oops: " s; want_pc = 1; splat = 1; return

@@ -33,8 +33,27 @@ for ((i = 0; i < ${#files[@]}; i += 25)); do
   done
 done
 elapsed_ms=$(( (${EPOCHREALTIME/./} - start_us) / 1000 ))
+# Again with RAM as a bootloader fills it in (--memory-size 2G): every tree gets memory.
+fill_start_us=${EPOCHREALTIME/./}
+out3=$(mktemp) out4=$(mktemp)
+trap 'rm -f "$out1" "$out2" "$out3" "$out4"' EXIT
+"$runner" --memory-size 2G "$kernels" "${files[@]}" >"$out3" || status=$?
+"$runner" --memory-size 2G "$kernels" "${files[@]}" >"$out4" || status=$?
+for ((i = 0; i < ${#files[@]}; i += 25)); do
+  rc=0
+  a=$("$tool" dt-check "${files[$i]}" --memory-size 2G --json) || rc=$?
+  b=$("$tool" dt-check "${files[$i]}" --memory-size 2G --json) || true
+  if [[ $rc -gt 1 ]]; then echo "corpus: ${files[$i]} --memory-size 2G: exit $rc"; status=1; fi
+  if [[ "$a" != "$b" ]]; then echo "corpus: ${files[$i]} --memory-size 2G: output differs between runs"; status=1; fi
+done
+fill_ms=$(( (${EPOCHREALTIME/./} - fill_start_us) / 1000 ))
 cat "$out1"
 grep '^FAIL' "$out1" && status=1
 if ! cmp -s "$out1" "$out2"; then echo "corpus: the two runs differ (not deterministic)"; status=1; fi
 printf 'corpus: %d trees x %s, two runs, %d.%03d s\n' "${#files[@]}" "$kernels" $((elapsed_ms / 1000)) $((elapsed_ms % 1000))
+echo "corpus with --memory-size 2G:"
+cat "$out3"
+grep '^FAIL' "$out3" && status=1
+if ! cmp -s "$out3" "$out4"; then echo "corpus: the two --memory-size runs differ (not deterministic)"; status=1; fi
+printf 'corpus --memory-size 2G: %d trees x %s, two runs, %d.%03d s\n' "${#files[@]}" "$kernels" $((fill_ms / 1000)) $((fill_ms % 1000))
 exit $status

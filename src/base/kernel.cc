@@ -136,6 +136,9 @@ Result<KernelConfig> KernelConfig::fromText(std::string_view text) {
     std::string_view line = text.substr(pos, nl - pos);
     pos = nl + 1;
     ++line_no;
+    // ZONE_DMA/ZONE_DMA32 default to y and are visible only with EXPERT: absent means built.
+    if (line == "# CONFIG_ZONE_DMA is not set") c.zone_dma = false;
+    if (line == "# CONFIG_ZONE_DMA32 is not set") c.zone_dma32 = false;
     if (line.empty() || line[0] == '#') continue;
     if (line.substr(0, 7) != "CONFIG_") continue;
     const size_t eq = line.find('=');
@@ -175,6 +178,8 @@ Result<KernelConfig> KernelConfig::fromText(std::string_view text) {
     else if (key == "DMABUF_HEAPS_CMA") c.cma_heap = yes;
     else if (key == "DMABUF_HEAPS_CMA_LEGACY") c.cma_heap_legacy = yes;
     else if (key == "DMA_RESTRICTED_POOL") c.restricted_dma_pool = yes;
+    else if (key == "ZONE_DMA") c.zone_dma = yes;
+    else if (key == "ZONE_DMA32") c.zone_dma32 = yes;
     else if (key == "CMA_AREAS") {
       if (auto s = need_number("CMA_AREAS"); !s) return s.error();
       if (n == 0 || n > 4096) return makeError(EINVAL, "kernel config line " + std::to_string(line_no) + ": CMA_AREAS out of range");
@@ -285,6 +290,10 @@ constexpr KernelRuleInfo kRules[] = {
      "CONFIG_DMABUF_HEAPS_CMA_LEGACY up to 6.18) (§4.1)"},
     {KernelRule::kCmaHeapPerRegion, "cma-heap-per-region", R(6, 19), kNone, true,
      "every registered CMA area gets its own heap, besides default_cma_region (§4.1)"},
+    {KernelRule::kZoneDmaLimitAddress, "zone-dma-limit-address", R(6, 12), kNone, true,
+     "arm64 keeps the DMA zone as an address (zone_dma_limit): it ends at the tree's DMA limit, "
+     "clamped to 4 GiB when RAM starts below; before, a number of bits rounds the limit up to a "
+     "power of two and RAM starting above the limit widens the zone to 4 GiB (§6.10)"},
 };
 static_assert(std::size(kRules) == static_cast<size_t>(KernelRule::kCount), "one row per KernelRule");
 

@@ -67,6 +67,8 @@ struct KernelConfig {
   bool cma_heap_legacy = true;     // CONFIG_DMABUF_HEAPS_CMA_LEGACY (6.17-6.18, default y)
   bool restricted_dma_pool = true; // CONFIG_DMA_RESTRICTED_POOL
   bool numa = true;                // CONFIG_NUMA (only changes the CMA_AREAS default)
+  bool zone_dma = true;            // CONFIG_ZONE_DMA (arm64 from 5.5; off only when "is not set")
+  bool zone_dma32 = true;          // CONFIG_ZONE_DMA32 (off only when "is not set")
 
   // Reads a kernel .config (CONFIG_X=y/n/value, "# CONFIG_X is not set"). Options absent from
   // the file take the kernel's Kconfig defaults, not ours. ENOENT/EACCES if unreadable, EINVAL
@@ -152,6 +154,7 @@ enum class KernelRule {
   kCmaActivationStopsOnFailure,   // the first area that cannot be activated stops the rest
   kZoneDmaFixed1G,                // arm64 ZONE_DMA is the first GiB (plus ZONE_DMA32 to 4 GiB)
   kZoneDmaFromDt,                 // arm64 zone limits come from the tree (one DMA zone below 4 GiB)
+  // Zone rules are arm64's (src/devicetree/zones.cc); arm and riscv64 rows go beside these.
   kCmaWarnRelease6_1,             // releases whose recorded WARN/Oops details we replay
   kCmaWarnRelease6_12,
   kCmaWarnRelease7_2,
@@ -164,6 +167,7 @@ enum class KernelRule {
   kPageBlockOrderCapped,          // CONFIG_PAGE_BLOCK_ORDER caps pageblock_order
   kCmaHeapDefaultRegionName,      // the default area's heap is "default_cma_region" (+ legacy name)
   kCmaHeapPerRegion,              // one CMA heap per registered area
+  kZoneDmaLimitAddress,           // arm64 ZONE_DMA ends at the tree's DMA limit itself (zone_dma_limit), not a power of two
   kCount
 };
 

@@ -21,13 +21,23 @@ Result<Kernel> kernelFromOptions(const BoardOptions& options) {
   return kernel;
 }
 
-Result<std::unique_ptr<Board>> loadBoard(const BoardOptions& options) {
+Result<dt::MemoryFixup> memoryFixupFromOptions(const BoardOptions& options) {
+  return dt::memoryFixupFromOptions(options.memory, options.memory_size);
+}
+
+Result<dt::BoardPlan> planFromOptions(const BoardOptions& options) {
   auto kernel = kernelFromOptions(options);
   if (!kernel) return kernel.error();
+  auto fixup = memoryFixupFromOptions(options);
+  if (!fixup) return fixup.error();
+  if (options.dtb.empty()) return dt::planDefaultBoard(kernel.value(), options.cmdline, fixup.value());
+  return dt::planFromFile(options.dtb, kernel.value(), options.cmdline, fixup.value());
+}
+
+Result<std::unique_ptr<Board>> loadBoard(const BoardOptions& options) {
   auto profile = heapProfileFromOptions(options.profile, options.heaps_file);
   if (!profile) return profile.error();
-  if (options.dtb.empty()) return buildBoard(dt::planDefaultBoard(kernel.value(), options.cmdline), profile.value());
-  auto plan = dt::planFromFile(options.dtb, kernel.value(), options.cmdline);
+  auto plan = planFromOptions(options);
   if (!plan) return plan.error();
   return buildBoard(plan.value(), profile.value());
 }

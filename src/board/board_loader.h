@@ -8,6 +8,7 @@
 
 #include "base/result.h"
 #include "board/board.h"
+#include "devicetree/memory_fixup.h"
 
 namespace dmaheap {
 
@@ -18,7 +19,16 @@ struct BoardOptions {
   std::string cmdline;        // kernel command line, e.g. "cma=128M"
   std::string profile;        // --profile NAME: a built-in heap profile ("" = none)
   std::string heaps_file;     // --heaps FILE: a heap-profile file ("" = none)
+  std::string memory;         // --memory BASE:SIZE[,...]: /memory as the bootloader writes it ("" = none)
+  std::string memory_size;    // --memory-size SIZE: fills the tree's placeholder /memory ("" = none)
 };
+
+// The /memory fix-up the options name (devicetree/memory_fixup.h). EINVAL for a bad value or both.
+Result<dt::MemoryFixup> memoryFixupFromOptions(const BoardOptions& options);
+
+// The plan the options name: the tree (or the built-in board), the kernel, the command line and
+// the /memory fix-up. Errors: kernelFromOptions's, the loader's, the fix-up's.
+Result<dt::BoardPlan> planFromOptions(const BoardOptions& options);
 
 // The kernel the options name. EINVAL naming the supported range for a bad version; the
 // .config reader's errno for a bad config file.

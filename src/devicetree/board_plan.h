@@ -61,6 +61,21 @@ struct CmaArea {
   std::string path;        // (additive) the DT node path for from_dt areas, "" otherwise
 };
 
+// (additive) Where the RAM of a plan came from: the tree's own memory nodes, or a bootloader
+// fix-up given on the command line (devicetree/memory_fixup.h, docs/device-trees.md).
+struct MemoryOrigin {
+  std::string from = "tree";       // "tree", "--memory", "--memory-size", "built-in"
+  std::vector<std::string> nodes;  // the memory node(s) used, written or filled ("/memory@0")
+  std::string detail;              // one sentence: which base and why
+};
+
+// One zone of the page allocator as the kernel prints it under "Zone ranges:" (non-empty only).
+struct Zone {
+  std::string name;  // "DMA", "DMA32", "Normal"
+  uint64_t base = 0;
+  uint64_t size = 0;
+};
+
 // The result of applying one kernel's rules to one tree (or to the built-in default board).
 struct BoardPlan {
   Kernel kernel;
@@ -75,6 +90,17 @@ struct BoardPlan {
   std::string cmdline;
   // (additive) Every line the kernel prints about memory, reserved memory and CMA, in boot order.
   std::vector<std::string> kernel_log;
+  // (additive) Where `memory` came from, and the zones the kernel sizes from it and the tree
+  // (docs/kernel-behaviour.md §6.10); dma_limit is the end of ZONE_DMA (arm64_dma_phys_limit),
+  // dma_limit_from_tree the tree's lowest DMA reach when some bus has dma-ranges.
+  MemoryOrigin memory_origin;
+  std::vector<Zone> zones;
+  uint64_t dma_limit = 0;
+  bool dma_limit_from_tree = false;
+  uint64_t dt_dma_max_cpu = 0;
+  // The kernel's "Zone ranges:" block as printed (empty zones included); kept apart from
+  // kernel_log, which holds the reserved-memory and CMA lines only.
+  std::vector<std::string> zone_log;
 
   bool hasErrors() const {
     for (const auto& d : diagnostics)

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "base/size.h"
+#include "devicetree/dma_ranges.h"
 
 namespace dmaheap::dt {
 
@@ -77,30 +78,16 @@ size_t BootStep::regionOf(int node) {
   return it != s_.node_region.end() ? it->second : newRegion(node, RegionOutcome::kNoHandler);
 }
 
-std::vector<uint64_t> BootStep::zoneLimits() const {
-  const uint64_t start = mb_.startOfDram();
-  const uint64_t end = mb_.endOfDram();
-  std::vector<uint64_t> out;
-  const auto legacyZone = [&](unsigned bits) {
-    const uint64_t offset = start & ~((uint64_t{1} << bits) - 1);
-    return std::min(offset + (uint64_t{1} << bits), end);
-  };
-  if (has(KernelRule::kZoneDmaFromDt)) {
-    uint64_t mask = k4GiB - 1;
-    if (start > k4GiB - 1) mask = kMaxPhysAddr;
-    out.push_back(std::min(mask, end - 1) + 1);
-  } else if (has(KernelRule::kZoneDmaFixed1G)) {
-    out.push_back(legacyZone(30));
-    out.push_back(legacyZone(32));
-  } else {
-    out.push_back(legacyZone(32));
-  }
-  return out;
-}
-
-uint64_t BootStep::dmaLimit() const {
-  if (mb_.memory().empty()) return 0;
-  return zoneLimits().back();
+void BootStep::sizeZones() {
+  if (mb_.memory().empty()) return;
+  std::optional<uint64_t> dt_max;
+  if (fdt_) dt_max = maxDmaCpuAddress(*fdt_, k_);
+  s_.zones = zoneLayout(k_, mb_.startOfDram(), mb_.endOfDram(), dt_max);
+  plan_.zones = s_.zones.nonEmpty();
+  plan_.dma_limit = s_.zones.dma_limit;
+  plan_.dma_limit_from_tree = dt_max.has_value();
+  plan_.dt_dma_max_cpu = dt_max.value_or(0);
+  plan_.zone_log = s_.zones.log;
 }
 
 }  // namespace dmaheap::dt

@@ -16,6 +16,7 @@
 #include "devicetree/fdt.h"
 #include "devicetree/memblock.h"
 #include "devicetree/plan.h"
+#include "devicetree/zones.h"
 
 namespace dmaheap::dt {
 
@@ -59,6 +60,7 @@ struct BootState {
   int dt_default_area = -1;                           // plan.cma_areas index, or -1
   int kconfig_area = -1;
   std::vector<RecordedEvent> events;                  // for the diagnostics pass
+  ZoneLayout zones;                                   // sized once RAM is known (sizeZones)
 };
 
 // The base of every step: references into the BootState and the helpers all of them use.
@@ -83,9 +85,13 @@ class BootStep {
   ReservedRegion& region(const SavedRegion& s) { return plan_.regions[s.region]; }
   size_t newRegion(int node, RegionOutcome outcome);
   size_t regionOf(int node);
-  // Zone boundaries inside RAM on arm64 (4 KiB pages), per release (docs/kernel-behaviour.md §6.6).
-  std::vector<uint64_t> zoneLimits() const;
-  uint64_t dmaLimit() const;
+  // zone_sizes_init: the zones from RAM and the tree's dma-ranges, into the plan and the log
+  // (docs/kernel-behaviour.md §6.10). Called once, after the reserved-memory scan.
+  void sizeZones();
+  // Zone boundaries strictly inside RAM, per release (docs/kernel-behaviour.md §6.6, §6.10).
+  std::vector<uint64_t> zoneLimits() const { return s_.zones.boundaries; }
+  // The limit the default CMA area is reserved below (0: the end of RAM).
+  uint64_t dmaLimit() const { return s_.zones.cma_limit; }
 
   BootState& s_;
   const Fdt* const fdt_;

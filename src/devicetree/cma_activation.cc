@@ -60,8 +60,14 @@ void CmaActivation::activateAreas() {
     }
     uint64_t boundary = 0;
     for (uint64_t l : limits)
-      if (a.base < l && a.base + a.size > l) boundary = l;
+      if (a.base < l && a.base + a.size > l && boundary == 0) boundary = l;
     if (boundary == 0) continue;
+    // The zones either side of the (first) boundary crossed (docs/kernel-behaviour.md §6.10).
+    std::string below = "DMA32", above = "Normal";
+    for (const auto& z : s_.zones.zones) {
+      if (z.end == boundary && z.end > z.base) below = z.name;
+      if (z.base == boundary && z.end > z.base) above = z.name;
+    }
     a.activated = false;
     const std::string line = log(std::string(kCmaLog) + "CMA area " + a.name + " could not be activated");
     const bool stops = has(KernelRule::kCmaActivationStopsOnFailure);
@@ -69,6 +75,8 @@ void CmaActivation::activateAreas() {
            {{"name", a.name},
             {"range", logRange(a.base, a.size)},
             {"boundary", logPa(boundary)},
+            {"below", below},
+            {"above", above},
             {"stops", stops ? "1" : ""}},
            {line});
     if (stops) aborted = true;

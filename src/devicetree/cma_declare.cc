@@ -72,7 +72,15 @@ void CmaDeclaration::declareContiguous(uint64_t base, uint64_t size, uint64_t li
     uint64_t addr = 0;
     if (has(KernelRule::kCmaDefaultPrefersAbove4G) && end_dram >= k4GiB + size) addr = mb_.allocRange(size, align, k4GiB, limit, true);
     if (addr == 0) addr = mb_.allocRange(size, align, base, limit, false);
-    if (addr == 0) return fail(DiagEvent::kDefaultAreaNoFreeBlock, {{"limit", logPa(limit)}});
+    if (addr == 0) {
+      // A DMA limit from dma-ranges at or below the start of RAM (6.12 on: ZONE_DMA empty).
+      if (plan_.dma_limit_from_tree && limit != 0 && limit <= mb_.startOfDram()) {
+        return fail(DiagEvent::kDefaultAreaLimitBelowRam, {{"limit", logPa(limit)},
+                                                           {"reach", logPa(plan_.dt_dma_max_cpu)},
+                                                           {"start", logPa(mb_.startOfDram())}});
+      }
+      return fail(DiagEvent::kDefaultAreaNoFreeBlock, {{"limit", logPa(limit)}});
+    }
     base = addr;
   }
   const int err = initReservedMem(base, size, "reserved", "", false, &logs);

@@ -32,7 +32,9 @@ constexpr CatalogueEntry kCatalogue[] = {
     {E::kNoMemory, "memory-missing", kNote, false,
      "the tree describes no usable RAM (no /memory node with device_type = \"memory\" and a non-zero reg); "
      "a bootloader usually fills it in, so checks that need RAM are reported as notes",
-     "add the board's RAM, e.g. memory@80000000 { device_type = \"memory\"; reg = <0x0 0x80000000 0x0 0x80000000>; };"},
+     "give the RAM the bootloader writes: --memory-size SIZE (fills the tree's placeholder /memory at the base it "
+     "gives, else at the SoC's usual DRAM base) or --memory BASE:SIZE[,BASE:SIZE...]; or add it to the tree, e.g. "
+     "memory@80000000 { device_type = \"memory\"; reg = <0x0 0x80000000 0x0 0x80000000>; };"},
     {E::kMemoryBlockTooSmall, "memory-ignored", kWarn, false,
      "memory block {base} - {end} is smaller than one page after alignment",
      "describe RAM in whole pages, below 2^48, in the /memory reg"},
@@ -134,6 +136,12 @@ constexpr CatalogueEntry kCatalogue[] = {
      DMAHEAP_DEFAULT_AREA_FAILED("{range} is already reserved"), DMAHEAP_DEFAULT_AREA_FIX},
     {E::kDefaultAreaNoFreeBlock, "cma-reserve-failed", kErr, true,
      DMAHEAP_DEFAULT_AREA_FAILED("no free {size} block below {limit}"), DMAHEAP_DEFAULT_AREA_FIX},
+    {E::kDefaultAreaLimitBelowRam, "cma-reserve-failed", kErr, true,
+     DMAHEAP_DEFAULT_AREA_FAILED("the DMA zone limit {limit} (from the tree's dma-ranges, lowest reach {reach}) "
+                                 "lies at or below the start of RAM ({start}), so ZONE_DMA is empty and there is no "
+                                 "RAM below the limit"),
+     "widen the dma-ranges of the bus that limits DMA (or the disabled status of a bus no device uses), give the "
+     "default area a fixed place with cma=SIZE@BASE, or declare a reusable linux,cma-default region"},
     {E::kDefaultAreaInitRefused, "cma-reserve-failed", kErr, true,
      DMAHEAP_DEFAULT_AREA_FAILED("cma_init_reserved_mem refused it"), DMAHEAP_DEFAULT_AREA_FIX},
     {E::kDefaultAreaInitNoSlot, "cma-too-many-areas", kErr, true,
@@ -158,8 +166,8 @@ constexpr CatalogueEntry kCatalogue[] = {
      "{?no_memory: (the tree has no /memory, so this depends on what the bootloader adds)}",
      "move the region inside RAM (a /memory reg range), or extend /memory if the RAM is really there"},
     {E::kCmaCrossesZones, "cma-crosses-zones", kErr, false,
-     "CMA area {name} ({range}) spans the zone boundary at {boundary} (DMA/DMA32 below, Normal above); all pages "
-     "of an area must be in one zone, so it is not activated and every allocation from it fails"
+     "CMA area {name} ({range}) spans the zone boundary at {boundary} (ZONE_{below} below, ZONE_{above} above); "
+     "all pages of an area must be in one zone, so it is not activated and every allocation from it fails"
      "{?stops:; on this kernel the first failure also stops the activation of every later area}",
      "keep the area entirely below or entirely above {boundary}"},
     {E::kCmaDefaultSkippedForCmdline, "cma-default-overridden", kWarn, false,

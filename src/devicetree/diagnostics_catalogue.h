@@ -51,6 +51,7 @@ enum class DiagEvent {
   kDefaultAreaAboveLimit,
   kDefaultAreaBusy,
   kDefaultAreaNoFreeBlock,
+  kDefaultAreaLimitBelowRam,
   kDefaultAreaInitRefused,
   kDefaultAreaInitNoSlot,
   kDefaultAreaNoSlot,

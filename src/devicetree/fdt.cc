@@ -185,6 +185,12 @@ std::vector<MemReserveEntry> Fdt::memReserves() const {
   return out;
 }
 
+int Fdt::nodeByPhandle(uint32_t phandle) const {
+  if (phandle == 0 || phandle == ~uint32_t{0}) return -1;
+  const int off = fdt_node_offset_by_phandle(raw(), phandle);
+  return off < 0 ? -1 : off;
+}
+
 uint64_t readCells(std::span<const uint8_t> data, size_t* pos, uint32_t cells) {
   uint64_t v = 0;
   for (uint32_t i = 0; i < cells; ++i) {

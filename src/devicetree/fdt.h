@@ -59,6 +59,8 @@ class Fdt {
   // of_flat_dt_is_compatible: any string of "compatible" equals `compat`.
   bool isCompatible(int node, std::string_view compat) const;
   std::vector<MemReserveEntry> memReserves() const;
+  // The node whose phandle (or linux,phandle) is `phandle`; -1 when none (0 and ~0 never match).
+  int nodeByPhandle(uint32_t phandle) const;
 
   std::span<const uint8_t> blob() const { return blob_; }
 

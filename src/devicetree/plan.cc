@@ -4,10 +4,12 @@
 //   reserved_scan      /memreserve/ and the /reserved-memory scan, 5.3-6.11 order or the 6.12+
 //                      early/late split (§5.2-§5.7)
 //   reserved_handlers  the handlers keyed by compatible (§5.5, §5.8, §6.2)
+//   zones              zone_sizes_init from RAM and the tree's dma-ranges (§6.9, §6.10)
 //   cma_declare        cma_init_reserved_mem, the cma=/Kconfig default area (§6.3-§6.5)
 //   cma_activation     activation at core_initcall, the crash outside RAM (§6.6, §6.7)
 // Each step writes the kernel's log lines and records events; the diagnostics are made from the
 // events at the end by one pass over one catalogue (diagnostics_catalogue.h, docs/diagnostics.md).
+// A bootloader fix-up of /memory (memory_fixup.h) edits a copy of the tree before the replay.
 #include "devicetree/plan.h"
 
 #include "base/size.h"
@@ -25,7 +27,8 @@ namespace {
 // The order of the steps, and the summary after them.
 class BootReplay : public BootStep {
  public:
-  explicit BootReplay(BootState& s) : BootStep(s) {}
+  explicit BootReplay(BootState& s, std::vector<PhysRange> default_banks = {})
+      : BootStep(s), default_banks_(std::move(default_banks)) {}
 
   BoardPlan run() {
     if (fdt_) {
@@ -34,9 +37,12 @@ class BootReplay : public BootStep {
       memory.scanMemory();
       for (const auto& e : fdt_->memReserves()) mb_.reserve(e.address, e.size);
       ReservedMemoryScan(s_).run();
+    } else if (!default_banks_.empty()) {
+      for (const auto& b : default_banks_) mb_.addMemory(b.base, b.size);
     } else {
       mb_.addMemory(0x40000000, 2 * kGiB);
     }
+    sizeZones();
     CmaDeclaration cma(s_);
     cma.dmaContiguousReserve();
     cma.markDefaultArea();
@@ -47,6 +53,8 @@ class BootReplay : public BootStep {
   }
 
  private:
+  std::vector<PhysRange> default_banks_;  // the built-in board's RAM when --memory/-size changed it
+
   // What the kernel holds back from the page allocator, and the heap notes.
   void finish() {
     plan_.memory = mb_.memory();
@@ -74,9 +82,10 @@ class BootReplay : public BootStep {
   }
 };
 
-BoardPlan replay(const Fdt* fdt, const Kernel& kernel, std::string_view cmdline) {
+BoardPlan replay(const Fdt* fdt, const Kernel& kernel, std::string_view cmdline,
+                 std::vector<PhysRange> default_banks = {}) {
   BootState state(fdt, kernel, cmdline);
-  return BootReplay(state).run();
+  return BootReplay(state, std::move(default_banks)).run();
 }
 
 }  // namespace
@@ -117,7 +126,9 @@ CmaCmdline parseCmaCmdline(std::string_view cmdline) {
 }
 
 BoardPlan planFromFdt(const Fdt& fdt, const Kernel& kernel, std::string_view cmdline) {
-  return replay(&fdt, kernel, cmdline);
+  BoardPlan plan = replay(&fdt, kernel, cmdline);
+  plan.memory_origin = applyMemoryFixup(fdt, MemoryFixup{}).value().source;  // nothing to apply: never fails
+  return plan;
 }
 
 Result<BoardPlan> planFromBlob(std::span<const uint8_t> blob, const Kernel& kernel, std::string_view cmdline) {
@@ -133,7 +144,49 @@ Result<BoardPlan> planFromFile(const std::string& path, const Kernel& kernel, st
 }
 
 BoardPlan planDefaultBoard(const Kernel& kernel, std::string_view cmdline) {
-  return replay(nullptr, kernel, cmdline);
+  BoardPlan plan = replay(nullptr, kernel, cmdline);
+  plan.memory_origin.from = "built-in";
+  plan.memory_origin.detail = "the built-in default board: 2 GiB at 0x40000000 (QEMU virt)";
+  return plan;
+}
+
+BoardPlan planDefaultBoard(const Kernel& kernel, std::string_view cmdline, const MemoryFixup& fixup) {
+  if (!fixup.any()) return planDefaultBoard(kernel, cmdline);
+  std::vector<PhysRange> banks = fixup.banks;
+  MemoryOrigin origin;
+  if (banks.empty()) {
+    banks = {PhysRange{0x40000000, fixup.fill_size}};
+    origin.from = "--memory-size";
+    origin.detail = "the built-in default board with --memory-size " + formatSize(fixup.fill_size) + " at 0x40000000 (QEMU virt)";
+  } else {
+    origin.from = "--memory";
+    origin.detail = "the built-in default board with its RAM replaced by --memory";
+  }
+  BoardPlan plan = replay(nullptr, kernel, cmdline, banks);
+  plan.memory_origin = origin;
+  return plan;
+}
+
+Result<BoardPlan> planFromFdt(const Fdt& fdt, const Kernel& kernel, std::string_view cmdline, const MemoryFixup& fixup) {
+  auto fixed = applyMemoryFixup(fdt, fixup);
+  if (!fixed) return fixed.error();
+  BoardPlan plan = replay(&fixed->fdt, kernel, cmdline);
+  plan.memory_origin = fixed->source;
+  return plan;
+}
+
+Result<BoardPlan> planFromBlob(std::span<const uint8_t> blob, const Kernel& kernel, std::string_view cmdline,
+                               const MemoryFixup& fixup) {
+  auto fdt = Fdt::fromBlob(blob);
+  if (!fdt) return fdt.error();
+  return planFromFdt(*fdt, kernel, cmdline, fixup);
+}
+
+Result<BoardPlan> planFromFile(const std::string& path, const Kernel& kernel, std::string_view cmdline,
+                               const MemoryFixup& fixup) {
+  auto fdt = loadDeviceTree(path);
+  if (!fdt) return fdt.error();
+  return planFromFdt(*fdt, kernel, cmdline, fixup);
 }
 
 const char* outcomeName(RegionOutcome outcome) {

@@ -12,6 +12,7 @@
 #include "base/result.h"
 #include "devicetree/board_plan.h"
 #include "devicetree/fdt.h"
+#include "devicetree/memory_fixup.h"
 
 namespace dmaheap::dt {
 
@@ -40,10 +41,21 @@ Result<BoardPlan> planFromBlob(std::span<const uint8_t> blob, const Kernel& kern
 // Applies the rules to an already validated tree.
 BoardPlan planFromFdt(const Fdt& fdt, const Kernel& kernel, std::string_view cmdline);
 
+// The same with a bootloader fix-up of /memory applied first (memory_fixup.h): the plan's
+// memory_origin says which /memory was used and where it came from. Errors: the loader's, and
+// EINVAL when a --memory bank does not fit the root's cells.
+Result<BoardPlan> planFromFile(const std::string& path, const Kernel& kernel, std::string_view cmdline,
+                               const MemoryFixup& fixup);
+Result<BoardPlan> planFromBlob(std::span<const uint8_t> blob, const Kernel& kernel, std::string_view cmdline,
+                               const MemoryFixup& fixup);
+Result<BoardPlan> planFromFdt(const Fdt& fdt, const Kernel& kernel, std::string_view cmdline, const MemoryFixup& fixup);
+
 // The built-in default board (README.md, "Heaps on a laptop"): 2 GiB of RAM at 0x40000000, no reserved-memory, so
 // only the `cma=` or Kconfig (CMA_SIZE_MBYTES) default area "reserved", placed top-down below the
 // DMA limit.
 BoardPlan planDefaultBoard(const Kernel& kernel, std::string_view cmdline);
+// ... with its RAM replaced (--memory) or resized at 0x40000000 (--memory-size).
+BoardPlan planDefaultBoard(const Kernel& kernel, std::string_view cmdline, const MemoryFixup& fixup);
 
 // The text for a region outcome in reports and JSON: "initialized", "no-handler", "failed",
 // "not-reserved", "skipped", "crashed".

@@ -65,6 +65,16 @@ std::string renderText(const Report& r) {
   o << "\nmemory:\n";
   if (p.memory.empty()) o << "  (none)\n";
   for (const auto& m : p.memory) o << "  " << span(m.base, m.size) << "  " << formatSize(m.size) << "\n";
+  o << "  from " << p.memory_origin.from;
+  for (size_t i = 0; i < p.memory_origin.nodes.size(); ++i) o << (i == 0 ? " " : ", ") << p.memory_origin.nodes[i];
+  if (!p.memory_origin.detail.empty()) o << ": " << p.memory_origin.detail;
+  o << "\n";
+
+  o << "\nzones";
+  if (p.dma_limit_from_tree) o << " (DMA limit from the tree's dma-ranges: lowest reach " << formatAddr(p.dt_dma_max_cpu) << ")";
+  o << ":\n";
+  if (p.zones.empty()) o << "  (none)\n";
+  for (const auto& z : p.zones) o << "  " << pad(z.name, 8) << span(z.base, z.size) << "  " << formatSize(z.size) << "\n";
 
   o << "\nreserved regions:\n";
   if (p.regions.empty()) o << "  (none)\n";
@@ -138,6 +148,12 @@ nlohmann::json renderJson(const Report& r) {
                         {"cma_size_mbytes", p.kernel.config.cma_size_mbytes}};
   j["memory"] = json::array();
   for (const auto& m : p.memory) j["memory"].push_back({{"base", m.base}, {"size", m.size}});
+  j["memory_origin"] = {{"from", p.memory_origin.from}, {"nodes", p.memory_origin.nodes}, {"detail", p.memory_origin.detail}};
+  j["zones"] = json::array();
+  for (const auto& z : p.zones) j["zones"].push_back({{"name", z.name}, {"base", z.base}, {"size", z.size}});
+  j["dma_limit"] = {{"from_tree", p.dma_limit_from_tree},
+                    {"max_cpu_address", p.dma_limit_from_tree ? json(p.dt_dma_max_cpu) : json(nullptr)},
+                    {"zone_dma_end", p.dma_limit}};
   j["reserved"] = json::array();
   for (const auto& g : p.regions) {
     j["reserved"].push_back({{"name", g.name},
@@ -204,7 +220,12 @@ int run(const Options& options, std::string* out, std::string* err) {
     }
     kernel.config = *c;
   }
-  auto plan = dt::planFromFile(options.path, kernel, options.cmdline);
+  auto fixup = dt::memoryFixupFromOptions(options.memory, options.memory_size);
+  if (!fixup) {
+    *err += "dmaheap dt-check: " + fixup.error().message() + "\n";
+    return 2;
+  }
+  auto plan = dt::planFromFile(options.path, kernel, options.cmdline, fixup.value());
   if (!plan) {
     *err += "dmaheap dt-check: " + plan.error().message() + "\n";
     return 2;

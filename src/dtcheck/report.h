@@ -39,6 +39,8 @@ struct Options {
   std::string cmdline;                        // --cmdline
   bool json = false;
   std::optional<std::string> svg_path;        // --svg
+  std::string memory;                         // --memory BASE:SIZE[,...] ("" = none)
+  std::string memory_size;                    // --memory-size SIZE ("" = none)
 };
 
 // Runs dt-check and returns the exit status (0 no errors, 1 error diagnostics, 2 the input,

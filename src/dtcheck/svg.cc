@@ -1,5 +1,6 @@
 // dt-check SVG: one bar per RAM range (plus one for anything outside RAM), drawn to scale, with
-// reserved memory, no-map carve-outs, DMA pools and CMA areas coloured and labelled below the bar.
+// reserved memory, no-map carve-outs, DMA pools and CMA areas coloured and labelled below the bar,
+// and the page allocator's zones marked on it.
 #include <algorithm>
 #include <sstream>
 
@@ -173,6 +174,21 @@ std::string renderSvg(const Report& r) {
       const int w = std::max(2, xOf(g.end()) - x0);
       s << "<rect x=\"" << x0 << "\" y=\"" << bar_y << "\" width=\"" << w << "\" height=\"" << kBarH << "\" fill=\""
         << kReservedColour << "\"/>\n";
+    }
+    // The zones (docs/kernel-behaviour.md §6.10): a dashed line at each boundary inside the bank and
+    // the zone's name along the bar's bottom edge.
+    for (const auto& z : p.zones) {
+      const uint64_t lo = std::max(z.base, b.base);
+      const uint64_t hi = std::min(z.base + z.size, b.base + b.size);
+      if (b.outside || lo >= hi) continue;
+      const int x0 = xOf(lo);
+      if (lo > b.base) {
+        s << "<line x1=\"" << x0 << "\" y1=\"" << bar_y - 6 << "\" x2=\"" << x0 << "\" y2=\"" << bar_y + kBarH + 4
+          << "\" stroke=\"#6a1b9a\" stroke-width=\"1.5\" stroke-dasharray=\"4,3\"/>\n";
+      }
+      s << "<text x=\"" << x0 + 3 << "\" y=\"" << bar_y + kBarH - 3 << "\" font-size=\"10\" fill=\"#6a1b9a\"><title>ZONE_"
+        << esc(z.name) << " " << formatAddr(z.base) << " - " << formatAddr(z.base + z.size - 1) << "</title>ZONE_"
+        << esc(z.name) << "</text>\n";
     }
     int label_y = bar_y + kBarH + 20;
     std::ostringstream labels;

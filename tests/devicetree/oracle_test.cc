@@ -58,7 +58,18 @@ struct Golden {
   long cmatotal = -1;
   std::string heaps;
   std::vector<std::string> dt_areas;  // "name base size" of CMA areas other than the Kconfig "reserved"
+  std::vector<std::string> zones;     // "DMA [mem 0x...-0x...]" or "DMA32 empty" (files recorded with zones)
 };
+
+// "  DMA      [mem 0x..-0x..]" as the kernel prints it -> "DMA [mem 0x..-0x..]" (oracle/golden.sh).
+std::string zoneKey(const std::string& line) {
+  std::istringstream in(line);
+  std::string name, rest;
+  in >> name;
+  std::getline(in, rest);
+  rest.erase(0, rest.find_first_not_of(' '));
+  return name + " " + rest;
+}
 
 Golden parseGolden(const fs::path& p) {
   Golden g;
@@ -87,6 +98,8 @@ Golden parseGolden(const fs::path& p) {
       if (line.rfind("cma-area: reserved ", 0) != 0) g.dt_areas.push_back(val("cma-area: "));
     } else if (line.rfind("heaps: ", 0) == 0) {
       g.heaps = val("heaps: ");
+    } else if (line.rfind("zone: ", 0) == 0) {
+      g.zones.push_back(val("zone: "));
     }
   }
   return g;
@@ -119,6 +132,9 @@ TEST(OracleReplay, EveryRecordedBootMatches) {
       std::vector<std::string> warn;
       std::string panic;
       std::string pc;
+      std::vector<std::string> zones;
+      for (const auto& l : plan->zone_log)
+        if (l.rfind("  ", 0) == 0) zones.push_back(zoneKey(l));
       for (const auto& l : plan->kernel_log) {
         if (l.rfind("WARNING: ", 0) == 0) warn.push_back(l);
         else if (l.rfind("Kernel panic", 0) == 0) panic = l;
@@ -127,6 +143,10 @@ TEST(OracleReplay, EveryRecordedBootMatches) {
         else if (goldenKeeps(l)) ours.push_back(maskReservedAt(l));
       }
       EXPECT_EQ(ours, g.log);
+      // Golden files recorded before the zone lines were kept have none: nothing to compare.
+      if (!g.zones.empty()) {
+        EXPECT_EQ(zones, g.zones);
+      }
       EXPECT_EQ(plan->kernel_crashes, g.panicked);
       if (g.panicked) {
         EXPECT_EQ(warn, g.warn);

@@ -1,8 +1,11 @@
 // dtcheck_corpus: runs dt-check in-process over many device trees and kernels (one process instead
 // of thousands) and prints a digest of every report plus counts. Used by
 // scripts/run-dtb-corpus.sh: no crash, no exit 2, the same digest on every run.
-//   dtcheck_corpus KERNELS FILE...    (KERNELS: comma-separated, e.g. 5.3,6.1,6.12,6.18,7.2)
+//   dtcheck_corpus [--memory-size SIZE] KERNELS FILE...    (KERNELS: comma-separated, e.g. 5.3,6.1,6.12)
+// With --memory-size every tree gets RAM as a bootloader fills it in (docs/device-trees.md), and the
+// counts add trees with CMA areas, with a DMA limit from dma-ranges, and each diagnostic code.
 #include <cstdio>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -21,10 +24,25 @@ uint64_t fnv(uint64_t h, const std::string& s) {
 
 int main(int argc, char** argv) {
   using namespace dmaheap;
+  dt::MemoryFixup fixup;
+  std::string fill_text;
+  if (argc >= 3 && std::string(argv[1]) == "--memory-size") {
+    auto f = dt::memoryFixupFromOptions("", argv[2]);
+    if (!f) {
+      std::fprintf(stderr, "dtcheck_corpus: %s\n", f.error().message().c_str());
+      return 2;
+    }
+    fixup = f.value();
+    fill_text = argv[2];
+    argv += 2;
+    argc -= 2;
+  }
   if (argc < 3) {
-    std::fprintf(stderr, "usage: dtcheck_corpus KERNELS FILE...\n");
+    std::fprintf(stderr, "usage: dtcheck_corpus [--memory-size SIZE] KERNELS FILE...\n");
     return 2;
   }
+  long with_cma = 0, with_dt_limit = 0;
+  std::map<std::string, long> trees_with_code;
   std::vector<std::string> kernels;
   for (std::string k = argv[1]; !k.empty();) {
     const size_t c = k.find(',');
@@ -35,7 +53,8 @@ int main(int argc, char** argv) {
   long runs = 0, unreadable = 0, with_reserved = 0, with_dt_cma = 0, with_diag = 0, with_error = 0, crashes = 0;
   long diagnostics = 0;
   for (int i = 2; i < argc; ++i) {
-    bool reserved = false, dt_cma = false, diag = false, error = false;
+    bool reserved = false, dt_cma = false, diag = false, error = false, cma = false, dt_limit = false;
+    std::map<std::string, bool> codes;
     // The same steps as `dmaheap dt-check FILE [--json] [--svg]`, with the file read once.
     auto fdt = dt::loadDeviceTree(argv[i]);
     if (!fdt) {
@@ -47,7 +66,13 @@ int main(int argc, char** argv) {
       Kernel kernel;
       kernel.version = KernelVersion::parse(k).value();
       ++runs;
-      const auto report = dtcheck::makeReport(argv[i], "", dt::planFromFdt(*fdt, kernel, ""));
+      auto plan_or = fixup.any() ? dt::planFromFdt(*fdt, kernel, "", fixup) : Result<dt::BoardPlan>(dt::planFromFdt(*fdt, kernel, ""));
+      if (!plan_or) {
+        std::printf("FAIL %s: exit 2: %s\n", argv[i], plan_or.error().message().c_str());
+        ++unreadable;
+        continue;
+      }
+      const auto report = dtcheck::makeReport(argv[i], "", std::move(plan_or).value());
       digest = fnv(fnv(fnv(digest, dtcheck::renderText(report)), dtcheck::renderJson(report).dump()),
                    dtcheck::renderSvg(report));
       const auto& plan = report.plan;
@@ -57,7 +82,13 @@ int main(int argc, char** argv) {
       error |= plan.hasErrors();
       crashes += plan.kernel_crashes;
       diagnostics += static_cast<long>(plan.diagnostics.size());
+      cma |= !plan.cma_areas.empty();
+      dt_limit |= plan.dma_limit_from_tree;
+      for (const auto& d : plan.diagnostics) codes[d.code] = true;
     }
+    with_cma += cma;
+    with_dt_limit += dt_limit;
+    for (const auto& [code, yes] : codes) trees_with_code[code] += yes;
     with_reserved += reserved;
     with_dt_cma += dt_cma;
     with_diag += diag;
@@ -67,6 +98,11 @@ int main(int argc, char** argv) {
   std::printf("trees with /reserved-memory regions %ld, with DT CMA areas %ld, with diagnostics %ld, with errors %ld\n",
               with_reserved, with_dt_cma, with_diag, with_error);
   std::printf("diagnostics in all runs %ld, predicted crashes %ld\n", diagnostics, crashes);
+  if (fixup.any()) {
+    std::printf("memory-size %s: trees with CMA areas %ld, with a DMA zone limit from dma-ranges %ld\n", fill_text.c_str(),
+                with_cma, with_dt_limit);
+    for (const auto& [code, n] : trees_with_code) std::printf("trees with %s %ld\n", code.c_str(), n);
+  }
   std::printf("digest %016llx\n", static_cast<unsigned long long>(digest));
   return unreadable == 0 ? 0 : 1;
 }

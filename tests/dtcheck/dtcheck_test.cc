@@ -11,6 +11,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 namespace dmaheap::dtcheck {
 namespace {
@@ -200,6 +201,117 @@ TEST(MalformedInput, SvgOfAnAddressFarOutsideTheBank) {
   std::ifstream svg(*o.svg_path);
   std::string text((std::istreambuf_iterator<char>(svg)), std::istreambuf_iterator<char>());
   EXPECT_NE(text.find("</svg>"), std::string::npos);
+}
+
+
+// ---- Zones from dma-ranges and bootloader memory fix-ups (docs/kernel-behaviour.md §6.10) ----
+
+Outcome checkWith(const std::string& file, const std::string& kernel, const std::string& memory,
+                  const std::string& memory_size) {
+  Options o;
+  o.path = kExamples + file;
+  o.kernel_version = kernel;
+  o.memory = memory;
+  o.memory_size = memory_size;
+  Outcome r;
+  std::string err;
+  o.json = true;
+  std::string js;
+  r.status = run(o, &js, &err);
+  if (r.status != 2) r.json = nlohmann::json::parse(js);
+  r.text = err;
+  return r;
+}
+
+std::vector<std::tuple<std::string, uint64_t, uint64_t>> zonesOf(const nlohmann::json& j) {
+  std::vector<std::tuple<std::string, uint64_t, uint64_t>> out;
+  for (const auto& z : j["zones"]) out.emplace_back(z["name"].get<std::string>(), z["base"].get<uint64_t>(), z["size"].get<uint64_t>());
+  return out;
+}
+
+TEST(Examples, DmaZoneCrossing) {
+  const auto r = check("dma-zone-crossing.dts", "6.12");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(zonesOf(r.json), (std::vector<std::tuple<std::string, uint64_t, uint64_t>>{
+                                 {"DMA", 0x40000000, 0x40000000}, {"DMA32", 0x80000000, 0x40000000}}));
+  ASSERT_TRUE(codesOf(r.json).count("cma-crosses-zones"));
+  for (const auto& d : r.json["diagnostics"]) {
+    if (d["code"] != "cma-crosses-zones") continue;
+    EXPECT_EQ(d["node"], "/reserved-memory/camera@7e000000");
+    EXPECT_NE(d["message"].get<std::string>().find("boundary at 0x0000000080000000 (ZONE_DMA below, ZONE_DMA32 above)"),
+              std::string::npos)
+        << d["message"];
+    EXPECT_EQ(d["kernel_log"], nlohmann::json::array({"cma: CMA area camera@7e000000 could not be activated"}));
+  }
+  for (const auto& a : r.json["cma_areas"])
+    if (a["name"] == "camera@7e000000") {
+      EXPECT_EQ(a["activated"], false);
+    }
+  // The default area goes top-down below the DMA zone's end, below the camera region.
+  bool found = false;
+  for (const auto& a : r.json["cma_areas"]) {
+    if (a["name"] != "reserved") continue;
+    found = true;
+    EXPECT_EQ(a["base"].get<uint64_t>() + a["size"].get<uint64_t>(), 0x7e000000u);
+  }
+  EXPECT_TRUE(found);
+}
+
+TEST(Examples, DmaLimitBelowRam) {
+  const auto v612 = check("dma-limit-below-ram.dts", "6.12");
+  EXPECT_EQ(v612.status, 1);
+  EXPECT_EQ(zonesOf(v612.json), (std::vector<std::tuple<std::string, uint64_t, uint64_t>>{{"DMA32", 0x40000000, 0x40000000}}));
+  EXPECT_EQ(v612.json["dma_limit"]["max_cpu_address"], 0x3fffffffu);
+  EXPECT_TRUE(v612.json["cma_areas"].empty());
+  ASSERT_EQ(codesOf(v612.json), (std::set<std::string>{"cma-reserve-failed"}));
+  EXPECT_EQ(v612.json["diagnostics"][0]["kernel_log"], nlohmann::json::array({"cma: Failed to reserve 64 MiB on node -1"}));
+  EXPECT_NE(v612.json["diagnostics"][0]["message"].get<std::string>().find("lies at or below the start of RAM"), std::string::npos);
+  // 6.1 rounds the 30-bit limit into a zone that reaches 4 GiB: the area is reserved.
+  const auto v61 = check("dma-limit-below-ram.dts", "6.1");
+  EXPECT_EQ(v61.status, 0);
+  EXPECT_EQ(zonesOf(v61.json), (std::vector<std::tuple<std::string, uint64_t, uint64_t>>{{"DMA", 0x40000000, 0x40000000}}));
+  ASSERT_EQ(v61.json["cma_areas"].size(), 1u);
+  EXPECT_EQ(v61.json["cma_areas"][0]["base"], 0x7c000000u);
+}
+
+TEST(Examples, PlaceholderMemoryFilledByMemorySize) {
+  const auto none = checkWith("placeholder-memory.dts", "6.12", "", "");
+  EXPECT_TRUE(codesOf(none.json).count("memory-missing"));
+  EXPECT_TRUE(none.json["memory"].empty());
+  for (const auto& d : none.json["diagnostics"])
+    if (d["code"] == "memory-missing") {
+      EXPECT_NE(d["fix"].get<std::string>().find("--memory-size"), std::string::npos);
+    }
+
+  const auto r = checkWith("placeholder-memory.dts", "6.12", "", "4G");
+  ASSERT_EQ(r.status, 0) << r.text;
+  EXPECT_EQ(r.json["memory"], nlohmann::json::parse(R"([{"base":0,"size":4294967296}])"));
+  EXPECT_EQ(r.json["memory_origin"]["from"], "--memory-size");
+  EXPECT_EQ(r.json["memory_origin"]["nodes"], nlohmann::json::array({"/memory@0"}));
+  EXPECT_NE(r.json["memory_origin"]["detail"].get<std::string>().find("the base the tree's /memory@0 gives"), std::string::npos);
+  EXPECT_EQ(zonesOf(r.json), (std::vector<std::tuple<std::string, uint64_t, uint64_t>>{
+                                 {"DMA", 0, 0x40000000}, {"DMA32", 0x40000000, 0xc0000000}}));
+  ASSERT_EQ(r.json["cma_areas"].size(), 1u);
+  EXPECT_EQ(r.json["cma_areas"][0]["name"], "linux,cma");
+  EXPECT_EQ(r.json["cma_areas"][0]["base"].get<uint64_t>() + r.json["cma_areas"][0]["size"].get<uint64_t>(), 0x30000000u);
+
+  const auto m = checkWith("placeholder-memory.dts", "6.12", "0:1G,0x40000000:1G", "");
+  ASSERT_EQ(m.status, 0) << m.text;
+  EXPECT_EQ(m.json["memory_origin"]["from"], "--memory");
+  EXPECT_EQ(m.json["memory"], nlohmann::json::parse(R"([{"base":0,"size":2147483648}])"));
+  // 4 GiB does not fit the root's one size cell: written as two 2 GiB pairs, read back as one range.
+  EXPECT_EQ(r.json["memory"].size(), 1u);
+  // A zero size, both options at once and overlapping banks are usage errors.
+  EXPECT_EQ(checkWith("placeholder-memory.dts", "6.12", "0:0", "").status, 2);
+  EXPECT_EQ(checkWith("placeholder-memory.dts", "6.12", "0:1G", "1G").status, 2);
+  EXPECT_EQ(checkWith("placeholder-memory.dts", "6.12", "0:1G,0x20000000:1G", "").status, 2);
+}
+
+TEST(Examples, MemorySizeLeavesCompleteMemoryAlone) {
+  // rockchip-6g-above-4g has memory nodes with sizes: --memory-size changes nothing.
+  const auto r = checkWith("rockchip-6g-above-4g.dts", "6.12", "", "1G");
+  EXPECT_EQ(r.json["memory_origin"]["from"], "tree");
+  EXPECT_EQ(r.json["memory"], nlohmann::json::parse(R"([{"base":2147483648,"size":6442450944}])"));
 }
 
 }  // namespace

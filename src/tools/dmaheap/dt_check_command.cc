@@ -9,7 +9,7 @@
 namespace dmaheap::cli {
 
 int runDtCheck(const std::vector<std::string>& argv) {
-  const ArgSpec spec{{"--json"}, {"--kernel", "--kernel-config", "--cmdline", "--svg"}};
+  const ArgSpec spec{{"--json"}, {"--kernel", "--kernel-config", "--cmdline", "--svg", "--memory", "--memory-size"}};
   auto args = parseArgs(argv, spec);
   if (!args) {
     std::fprintf(stderr, "dmaheap dt-check: %s\n", args.error().message().c_str());
@@ -18,7 +18,7 @@ int runDtCheck(const std::vector<std::string>& argv) {
   if (args->positional.size() != 1) {
     std::fprintf(stderr,
                  "usage: dmaheap dt-check FILE [--kernel V] [--kernel-config FILE] [--cmdline \"cma=...\"] "
-                 "[--json] [--svg OUT.svg]\n");
+                 "[--memory BASE:SIZE[,...] | --memory-size SIZE] [--json] [--svg OUT.svg]\n");
     return kExitUsage;
   }
   dtcheck::Options o;
@@ -27,6 +27,8 @@ int runDtCheck(const std::vector<std::string>& argv) {
   if (const auto* v = args->option("--kernel-config")) o.kernel_config = *v;
   if (const auto* v = args->option("--cmdline")) o.cmdline = *v;
   if (const auto* v = args->option("--svg")) o.svg_path = *v;
+  if (const auto* v = args->option("--memory")) o.memory = *v;
+  if (const auto* v = args->option("--memory-size")) o.memory_size = *v;
   o.json = args->has("--json");
   std::string out;
   std::string err;

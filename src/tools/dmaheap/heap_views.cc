@@ -14,7 +14,7 @@
 namespace dmaheap::cli {
 
 std::optional<proto::ServiceClient> serviceIfRunning(const Args& args) {
-  for (const char* o : {"--dtb", "--kernel", "--kernel-config", "--cmdline", "--profile", "--heaps"}) {
+  for (const char* o : {"--dtb", "--kernel", "--kernel-config", "--cmdline", "--profile", "--heaps", "--memory", "--memory-size"}) {
     if (args.option(o) != nullptr) return std::nullopt;
   }
   return proto::ServiceClient::connectIfRunning(proto::defaultSocketPath());
@@ -35,7 +35,9 @@ std::string descriptorNote(const HeapDescriptor& d) {
 }  // namespace
 
 void printHeapList(bool json, const std::string& kernel, std::vector<proto::HeapRecord> records,
-                   const std::string& served_by) {
+                   const std::string& served_by, const dt::BoardPlan* plan) {
+  // With --memory/--memory-size, which /memory the board got and where it came from.
+  const bool fixed = plan && plan->memory_origin.from.rfind("--", 0) == 0;
   // Sorted by name, as `ls /dev/dma_heap` shows them.
   std::sort(records.begin(), records.end(), [](const auto& a, const auto& b) { return a.heap.name < b.heap.name; });
   if (json) {
@@ -52,11 +54,23 @@ void printHeapList(bool json, const std::string& kernel, std::vector<proto::Heap
       addDescriptorJson(e, r.descriptor);
       out["heaps"].push_back(std::move(e));
     }
+    if (fixed) {
+      out["memory"] = nlohmann::json::array();
+      for (const auto& m : plan->memory) out["memory"].push_back({{"base", m.base}, {"size", m.size}});
+      out["memory_origin"] = {{"from", plan->memory_origin.from},
+                              {"nodes", plan->memory_origin.nodes},
+                              {"detail", plan->memory_origin.detail}};
+    }
     std::printf("%s\n", jsonText(out).c_str());
     return;
   }
   std::printf("/dev/dma_heap on kernel %s%s:\n", kernel.c_str(),
               served_by.empty() ? "" : (" (served by " + served_by + ")").c_str());
+  if (fixed) {
+    std::printf("  memory from %s: %s\n", plan->memory_origin.from.c_str(), plan->memory_origin.detail.c_str());
+    for (const auto& m : plan->memory)
+      std::printf("    %s-%s  %s\n", formatAddr(m.base).c_str(), formatAddr(m.base + m.size - 1).c_str(), formatSize(m.size).c_str());
+  }
   std::printf("  %-28s %-7s %12s %12s %14s\n", "HEAP", "TYPE", "SIZE", "FREE", "LARGEST BLOCK");
   for (const auto& r : records) {
     const auto& h = r.heap;

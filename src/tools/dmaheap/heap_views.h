@@ -2,6 +2,8 @@
 // running dmaheapd: one renderer for both, over the protocol's plain HeapInfo / BufferInfo.
 #pragma once
 
+#include "devicetree/board_plan.h"
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -26,7 +28,7 @@ using service::heapRecordOf;
 
 // `served_by`: "" for the embedded heaps, else e.g. "dmaheapd pid 42".
 void printHeapList(bool json, const std::string& kernel, std::vector<proto::HeapRecord> heaps,
-                   const std::string& served_by);
+                   const std::string& served_by, const dt::BoardPlan* plan = nullptr);
 void printBuffers(bool json, const std::vector<proto::BufferInfo>& buffers);
 void printHeapNow(const proto::HeapInfo& heap, const std::string& served_by);
 void printAllocFailure(int err, uint64_t index, uint64_t count, const std::string& heap, const std::string& why);

@@ -37,7 +37,7 @@ int runList(const std::vector<std::string>& argv) {
   const HeapRegistry& registry = *board.value()->registry;
   std::vector<proto::HeapRecord> heaps;
   for (const HeapEntry* h : registry.heaps()) heaps.push_back(heapRecordOf(*h));
-  printHeapList(json, registry.kernel().version.str(), std::move(heaps), "");
+  printHeapList(json, registry.kernel().version.str(), std::move(heaps), "", &board.value()->plan);
   return kExitOk;
 }
 

@@ -16,6 +16,7 @@ namespace {
 constexpr const char* kUsage =
     "usage: dmaheap run [--dtb FILE] [--kernel V] [--kernel-config FILE] [--cmdline ARGS]\n"
     "                   [--profile android|rockchip|nxp] [--heaps FILE]\n"
+    "                   [--memory BASE:SIZE[,...] | --memory-size SIZE]\n"
     "                   [--backend auto|embedded|service] [--socket PATH] -- PROGRAM [ARGS...]";
 
 // auto: the running dmaheapd when no board option asks for a board of our own, else embedded.
@@ -27,7 +28,8 @@ Result<std::unique_ptr<emul::HeapBackend>> makeBackend(const Args& args) {
   const BoardOptions board_options = boardOptionsFrom(args);
   const bool wants_board = !board_options.dtb.empty() || !board_options.kernel.empty() ||
                            !board_options.kernel_config.empty() || !board_options.cmdline.empty() ||
-                           !board_options.profile.empty() || !board_options.heaps_file.empty();
+                           !board_options.profile.empty() || !board_options.heaps_file.empty() ||
+                           !board_options.memory.empty() || !board_options.memory_size.empty();
   if (mode == BackendName::kService || (mode == BackendName::kAuto && !wants_board)) {
     const std::string* socket = args.option("--socket");
     auto service = emul::ServiceBackend::connect(socket ? *socket : proto::defaultSocketPath());

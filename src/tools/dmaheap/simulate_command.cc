@@ -15,16 +15,6 @@
 #include "tools/dmaheap/commands.h"
 
 namespace dmaheap::cli {
-namespace {
-
-Result<dt::BoardPlan> planFromOptions(const BoardOptions& o) {
-  auto kernel = kernelFromOptions(o);
-  if (!kernel) return kernel.error();
-  if (o.dtb.empty()) return dt::planDefaultBoard(kernel.value(), o.cmdline);
-  return dt::planFromFile(o.dtb, kernel.value(), o.cmdline);
-}
-
-}  // namespace
 
 int runSimulate(const std::vector<std::string>& argv) {
   ArgSpec spec;

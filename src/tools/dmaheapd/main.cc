@@ -20,6 +20,7 @@ constexpr int kExitUsage = 2;
 const char* const kUsage =
     "usage: dmaheapd [--dtb FILE] [--kernel V] [--kernel-config FILE] [--cmdline \"cma=...\"]\n"
     "                [--profile android|rockchip|nxp] [--heaps FILE]\n"
+    "                [--memory BASE:SIZE[,...] | --memory-size SIZE]\n"
     "                [--socket PATH] [--config FILE]\n"
     "\n"
     "Serves the heaps the board and kernel make (default: the built-in board, kernel 6.18) on\n"
@@ -60,6 +61,10 @@ int main(int argc, char** argv) {
       board_options.profile = value;
     } else if (key == "--heaps") {
       board_options.heaps_file = value;
+    } else if (key == "--memory") {
+      board_options.memory = value;
+    } else if (key == "--memory-size") {
+      board_options.memory_size = value;
     } else if (key == "--socket") {
       socket_path = value;
     } else if (key == "--config") {
