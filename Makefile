@@ -16,7 +16,7 @@ ifeq ($(shell dpkg --print-architecture 2>/dev/null),amd64)
 PACKAGES += gcc-multilib
 endif
 
-.PHONY: all deps build asan test demo bench oracle deb deb-test clean
+.PHONY: all deps build asan test demo bench oracle oracle-shipped deb deb-test clean
 
 all: build
 
@@ -47,6 +47,10 @@ bench: deps
 
 oracle: deps
 	@oracle/record.sh
+
+# Debian's arm64 board trees booted on Debian's stock kernels (oracle/README.md, "Shipped trees").
+oracle-shipped: deps
+	@oracle/record-shipped.sh
 
 # Installs its own build dependencies (debhelper, lintian and debian/control's Build-Depends).
 deb:

@@ -51,55 +51,9 @@ need_tools() {
 }
 
 # ---------------------------------------------------------------- private apt state
-# arm64 + amd64 package lists for bookworm, trixie and sid, kept under $work/apt only.
-apt_dir=$work/apt
-APT=(-oAPT::Architecture=amd64 -oAPT::Architectures::=amd64 -oAPT::Architectures::=arm64
-     -oDir::State::Lists="$apt_dir/lists" -oDir::Cache="$apt_dir/cache"
-     -oDir::State::status=/dev/null -oDir::Etc::sourcelist="$apt_dir/sources.list"
-     -oDir::Etc::sourceparts=/nonexistent -oDebug::NoLocking=1
-     -oAPT::Sandbox::User=root)
-apt_ready=0
-apt_state() {
-    [ $apt_ready = 1 ] && return
-    mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial"
-    local mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-    printf 'deb %s %s main\n' "$mirror" bookworm "$mirror" trixie "$mirror" sid > "$apt_dir/sources.list"
-    if ! ls "$apt_dir"/lists/*_sid_*Packages* >/dev/null 2>&1 || [ -n "${ORACLE_APT_UPDATE:-}" ]; then
-        say "apt-get update (private state in $apt_dir)"
-        apt-get "${APT[@]}" update -q >/dev/null
-    fi
-    apt_ready=1
-}
-
-# download PKG[=VERSION] into $work/debs unless a matching .deb is there; print its path.
-# A pinned version that the archive no longer has falls back to the current candidate.
-fetch_deb() {
-    local spec=$1 name=${1%%=*} deb
-    name=${name%%:*}
-    deb=$(ls "$work/debs/${name}_"*.deb 2>/dev/null | head -1 || true)
-    if [ -z "$deb" ]; then
-        apt_state
-        mkdir -p "$work/debs"
-        (cd "$work/debs" && apt-get "${APT[@]}" download -q "$spec" >/dev/null 2>&1) ||
-            (cd "$work/debs" && echo "record.sh: $spec not in the archive, taking the candidate" >&2 &&
-             apt-get "${APT[@]}" download -q "${spec%%=*}" >/dev/null)
-        deb=$(ls "$work/debs/${name}_"*.deb | head -1)
-    fi
-    echo "$deb"
-}
-
-# the linux-image-*-arm64 package that linux-image-arm64 depends on in SUITE
-debian_image_pkg() {
-    local suite=$1 meta
-    apt_state
-    meta=$(ls "$work/debs/meta-$suite/"*.deb 2>/dev/null | head -1 || true)
-    if [ -z "$meta" ]; then
-        mkdir -p "$work/debs/meta-$suite"
-        (cd "$work/debs/meta-$suite" && apt-get "${APT[@]}" download -q "linux-image-arm64:arm64/$suite" >/dev/null 2>&1)
-        meta=$(ls "$work/debs/meta-$suite/"*.deb | head -1)
-    fi
-    dpkg-deb -f "$meta" Depends | tr ',' '\n' | sed -n 's/^ *\(linux-image-[0-9][^ ]*\) (= \([^)]*\)).*/\1:arm64=\2/p' | head -1
-}
+# apt_state, fetch_deb, debian_image_pkg, debian_kernel (shared with record-shipped.sh)
+# shellcheck source=oracle/apt.sh
+. "$here/apt.sh"
 
 # ---------------------------------------------------------------- kernels
 # kernels.list: ID build linux-source-X=VER FRAGMENTS... | ID debian SUITE
@@ -125,16 +79,7 @@ prepare_kernels() {
             # shellcheck disable=SC2086
             say "$(ORACLE_WORK=$work "$here/build-kernel.sh" "$id" "$src" $frags | tail -1)"
         else
-            if [ ! -f "$dest/Image" ]; then
-                local pkg deb; pkg=$(debian_image_pkg "$what")
-                deb=$(fetch_deb "$pkg")
-                say "unpacking $(basename "$deb")"
-                rm -rf "$work/x-$id"; mkdir -p "$work/x-$id" "$dest"
-                dpkg -x "$deb" "$work/x-$id"
-                cp "$work/x-$id"/boot/vmlinuz-* "$dest/Image"
-                cp "$work/x-$id"/boot/config-* "$dest/config"
-                rm -rf "$work/x-$id"
-            fi
+            debian_kernel "$id" "$what"
         fi
         cp "$dest/config" "$golden_dir/kernels/$id.config"
         sed -n 's/^# Linux\/arm64 \([0-9]*\.[0-9]*\).*/\1/p' "$dest/config" | head -1 > "$golden_dir/kernels/$id.version"

@@ -271,11 +271,64 @@ int ReservedMemoryScan::allocSize(SavedRegion* s) {
 }
 
 // ---- scans ---------------------------------------------------------------------------------
+namespace {
+
+// The kernel's sort() (a bottom-up heapsort) over the saved regions, by base then size: not
+// stable, so entries that compare equal (the unallocated dynamic ones, all 0/0) come out in the
+// order the heap leaves them, and 5.3-6.11 allocate them in that order (docs/kernel-behaviour.md
+// §5.6).
+void kernelHeapSort(std::vector<SavedRegion>& v) {
+  const auto cmp = [&](size_t x, size_t y) {
+    if (v[x].base != v[y].base) return v[x].base < v[y].base ? -1 : 1;
+    if (v[x].size != v[y].size) return v[x].size < v[y].size ? -1 : 1;
+    return 0;
+  };
+  const auto parent = [](size_t i) { return (i - 1) / 2; };
+  size_t n = v.size();
+  size_t a = n / 2;
+  if (a == 0) return;
+  for (;;) {
+    if (a > 0) {
+      --a;  // building the heap: sift element a down
+    } else if (--n > 0) {
+      std::swap(v[0], v[n]);  // sorting: the largest goes to the end, sift the new root down
+    } else {
+      break;
+    }
+    // Follow the larger child down to a leaf (the left one when they compare equal)...
+    size_t b = a;
+    size_t c = 0;
+    size_t d = 0;
+    for (;;) {
+      c = 2 * b + 1;
+      d = c + 1;
+      if (d >= n) break;
+      b = cmp(c, d) >= 0 ? c : d;
+    }
+    if (d == n) b = c;  // a last leaf without a sibling
+    // ...back up to the first element on that path that is larger than element a...
+    while (b != a && cmp(a, b) >= 0) b = parent(b);
+    // ...and rotate element a into that place, the path above it moving up one level.
+    const size_t at = b;
+    while (b != a) {
+      b = parent(b);
+      std::swap(v[b], v[at]);
+    }
+  }
+}
+
+}  // namespace
+
 void ReservedMemoryScan::overlapCheck() {
   std::vector<SavedRegion> sorted = saved_;
-  std::stable_sort(sorted.begin(), sorted.end(), [](const SavedRegion& a, const SavedRegion& b) {
-    return a.base != b.base ? a.base < b.base : a.size < b.size;
-  });
+  if (modern()) {
+    // 6.12+ breaks ties by node offset, and only reports overlaps with the sorted copy.
+    std::stable_sort(sorted.begin(), sorted.end(), [](const SavedRegion& a, const SavedRegion& b) {
+      return a.base != b.base ? a.base < b.base : a.size < b.size;
+    });
+  } else {
+    kernelHeapSort(sorted);
+  }
   for (size_t i = 0; i + 1 < sorted.size(); ++i) {
     const SavedRegion& a = sorted[i];
     const SavedRegion& b = sorted[i + 1];

@@ -388,6 +388,30 @@ TEST(Dynamic, AllocationFailure) {
   EXPECT_TRUE(hasCode(plan(outside, kernel(6, 12)), "reserved-alloc-failed"));
 }
 
+// Three dynamic no-map pools as in Debian's fsl-ls1043a trees, 2 GiB of RAM: 5.3-6.11 allocate
+// them in the order the kernel's (unstable) heap sort leaves them, 6.12 in node order; the
+// addresses are those the stock 6.1 and 6.12 kernels logged (tests/oracle-shipped).
+TEST(Dynamic, AllocationOrderFollowsTheKernelsSort) {
+  const std::string pools =
+      "bman-fbpr { compatible = \"shared-dma-pool\"; size = <0x0 0x1000000>; alignment = <0x0 0x1000000>; no-map; };"
+      "qman-fqd { compatible = \"shared-dma-pool\"; size = <0x0 0x400000>; alignment = <0x0 0x400000>; no-map; };"
+      "qman-pfdr { compatible = \"shared-dma-pool\"; size = <0x0 0x2000000>; alignment = <0x0 0x2000000>; no-map; };";
+  const std::string ram = "reg = <0x0 0x40000000 0x0 0x80000000>;";
+  const auto base = [](const BoardPlan& p, const std::string& name) {
+    for (const auto& r : p.regions)
+      if (r.name == name) return r.base;
+    return uint64_t{1};
+  };
+  const BoardPlan old = plan(pools, kernel(6, 1), "", ram);
+  EXPECT_EQ(base(old, "qman-fqd"), 0xbfc00000u);  // sorted first, allocated first: the top
+  EXPECT_EQ(base(old, "qman-pfdr"), 0xbc000000u);
+  EXPECT_EQ(base(old, "bman-fbpr"), 0xbe000000u);  // in the gap the other two left
+  const BoardPlan now = plan(pools, kernel(6, 12), "", ram);
+  EXPECT_EQ(base(now, "bman-fbpr"), 0xbf000000u);
+  EXPECT_EQ(base(now, "qman-fqd"), 0xbec00000u);
+  EXPECT_EQ(base(now, "qman-pfdr"), 0xbc000000u);
+}
+
 TEST(Dynamic, SizeZeroGetsAnAddressThenCmaRefusesIt) {
   const std::string zero = "linux,cma { compatible = \"shared-dma-pool\"; reusable; size = <0x0 0x0>; linux,cma-default; };";
   const BoardPlan p = plan(zero, kernel(6, 12));

@@ -1,0 +1,68 @@
+# shellcheck shell=bash disable=SC2154  # $work and say() come from the script that sources this
+# Sourced by oracle/record.sh and oracle/record-shipped.sh: Debian's arm64 packages through a
+# private apt state under $work/apt (bookworm, trixie and sid lists, no dpkg status), unpacked with
+# dpkg -x; nothing is installed or configured system-wide. Needs $work and a say() function.
+
+# arm64 + amd64 package lists for bookworm, trixie and sid, kept under $work/apt only.
+apt_dir=$work/apt
+APT=(-oAPT::Architecture=amd64 -oAPT::Architectures::=amd64 -oAPT::Architectures::=arm64
+     -oDir::State::Lists="$apt_dir/lists" -oDir::Cache="$apt_dir/cache"
+     -oDir::State::status=/dev/null -oDir::Etc::sourcelist="$apt_dir/sources.list"
+     -oDir::Etc::sourceparts=/nonexistent -oDebug::NoLocking=1
+     -oAPT::Sandbox::User=root)
+apt_ready=0
+apt_state() {
+    [ $apt_ready = 1 ] && return
+    mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial"
+    local mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+    printf 'deb %s %s main\n' "$mirror" bookworm "$mirror" trixie "$mirror" sid > "$apt_dir/sources.list"
+    if ! ls "$apt_dir"/lists/*_sid_*Packages* >/dev/null 2>&1 || [ -n "${ORACLE_APT_UPDATE:-}" ]; then
+        say "apt-get update (private state in $apt_dir)"
+        apt-get "${APT[@]}" update -q >/dev/null
+    fi
+    apt_ready=1
+}
+
+# download PKG[=VERSION] into $work/debs unless a matching .deb is there; print its path.
+# A pinned version that the archive no longer has falls back to the current candidate.
+fetch_deb() {
+    local spec=$1 name=${1%%=*} deb
+    name=${name%%:*}
+    deb=$(ls "$work/debs/${name}_"*.deb 2>/dev/null | head -1 || true)
+    if [ -z "$deb" ]; then
+        apt_state
+        mkdir -p "$work/debs"
+        (cd "$work/debs" && apt-get "${APT[@]}" download -q "$spec" >/dev/null 2>&1) ||
+            (cd "$work/debs" && echo "record.sh: $spec not in the archive, taking the candidate" >&2 &&
+             apt-get "${APT[@]}" download -q "${spec%%=*}" >/dev/null)
+        deb=$(ls "$work/debs/${name}_"*.deb | head -1)
+    fi
+    echo "$deb"
+}
+
+# the linux-image-*-arm64 package that linux-image-arm64 depends on in SUITE
+debian_image_pkg() {
+    local suite=$1 meta
+    apt_state
+    meta=$(ls "$work/debs/meta-$suite/"*.deb 2>/dev/null | head -1 || true)
+    if [ -z "$meta" ]; then
+        mkdir -p "$work/debs/meta-$suite"
+        (cd "$work/debs/meta-$suite" && apt-get "${APT[@]}" download -q "linux-image-arm64:arm64/$suite" >/dev/null 2>&1)
+        meta=$(ls "$work/debs/meta-$suite/"*.deb | head -1)
+    fi
+    dpkg-deb -f "$meta" Depends | tr ',' '\n' | sed -n 's/^ *\(linux-image-[0-9][^ ]*\) (= \([^)]*\)).*/\1:arm64=\2/p' | head -1
+}
+
+# Debian's stock kernel of SUITE as $work/kernels/ID/{Image,config} (kept when already there)
+debian_kernel() { # ID SUITE
+    local id=$1 suite=$2 dest=$work/kernels/$1
+    [ -f "$dest/Image" ] && return
+    local pkg deb; pkg=$(debian_image_pkg "$suite")
+    deb=$(fetch_deb "$pkg")
+    say "unpacking $(basename "$deb")"
+    rm -rf "$work/x-$id"; mkdir -p "$work/x-$id" "$dest"
+    dpkg -x "$deb" "$work/x-$id"
+    cp "$work/x-$id"/boot/vmlinuz-* "$dest/Image"
+    cp "$work/x-$id"/boot/config-* "$dest/config"
+    rm -rf "$work/x-$id"
+}
