@@ -202,6 +202,8 @@ check "completion: the subcommand after an option's value" "--count" \
   "$(complete_words "$build/completions/dmaheap" _dmaheap dmaheap alloc --kernel 6.12 system 4K --co)"
 check "completion: dt-check FILE is a file" "examples/juno-framebuffer-cma.dts" \
   "$(complete_words "$build/completions/dmaheap" _dmaheap dmaheap dt-check examples/juno-framebuffer-cma.d)"
+check "completion: a file after a flag (a flag takes no value)" "examples/juno-framebuffer-cma.dts" \
+  "$(complete_words "$build/completions/dmaheap" _dmaheap dmaheap dt-check --json examples/juno-framebuffer-cma.d)"
 check "completion: after run --, a command" "yes" \
   "$(complete_words "$build/completions/dmaheap" _dmaheap dmaheap run -- bas | grep -qw bash && echo yes || echo no)"
 check "completion: dmaheapd's options" "$(tr ' ' '\n' <"$tmp/daemon-options" | grep -- '^--' | sort | tr '\n' ' ' | sed 's/ $//')" \

@@ -2,9 +2,8 @@
 // (docs/cli.md "Help, version, manuals and completion").
 #include "tools/cli/cli.h"
 
-#include <algorithm>
+#include <cctype>
 #include <cstdio>
-#include <iostream>
 #include <regex>
 #include <sstream>
 
@@ -23,7 +22,7 @@ bool hidden(const CLI::Option* o) { return o->get_group().empty(); }
 bool hidden(const CLI::App* a) { return a->get_group().empty(); }
 
 bool isPositional(const CLI::Option* o) { return o->get_lnames().empty() && o->get_snames().empty(); }
-bool takesValue(const CLI::Option* o) { return o->get_type_size() != 0; }
+bool takesValue(const CLI::Option* o) { return o->get_expected_max() != 0; }
 
 std::vector<std::string> namesOf(const CLI::Option* o) {
   std::vector<std::string> names;
