@@ -8,7 +8,7 @@ JOBS       ?= $(shell nproc)
 
 # Debian 12 packages, each justified in README.md.
 PACKAGES := build-essential cmake pkg-config git ca-certificates \
-            libfdt-dev device-tree-compiler nlohmann-json3-dev libseccomp-dev \
+            libfdt-dev device-tree-compiler nlohmann-json3-dev libseccomp-dev libcli11-dev scdoc \
             libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev \
             apt-utils dpkg-dev python3 ccache mount
 # The i386 conformance build (32-bit callers of `dmaheap run`); Debian has it on amd64 only.

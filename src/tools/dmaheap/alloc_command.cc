@@ -3,36 +3,33 @@
 #include <fcntl.h>
 
 #include <cstdio>
+#include <memory>
 
 #include "base/errno_name.h"
 #include "base/size.h"
-#include "tools/dmaheap/board_args.h"
+#include "tools/cli/board_args.h"
 #include "tools/dmaheap/commands.h"
 #include "tools/dmaheap/heap_views.h"
 
 namespace dmaheap::cli {
 
-int runAlloc(const std::vector<std::string>& argv) {
-  ArgSpec spec;
-  spec.flags = {"--json"};
-  spec.options = {"--count"};
-  addBoardOptions(&spec);
-  auto args = parseArgs(argv, spec);
-  if (!args) {
-    std::fprintf(stderr, "dmaheap alloc: %s\n", args.error().message().c_str());
-    return kExitUsage;
-  }
-  if (args->positional.size() != 2) {
-    std::fprintf(stderr, "usage: dmaheap alloc HEAP SIZE [--count N] [--dtb FILE] [--kernel V] [--json]\n");
-    return kExitUsage;
-  }
-  auto size = parseSize(args->positional[1]);
+namespace {
+
+struct AllocArgs {
+  std::string heap, size;
+  std::optional<std::string> count;
+  BoardArgs board;
+  bool json = false;
+};
+
+int runAlloc(const AllocArgs& args) {
+  auto size = parseSize(args.size);
   if (!size) {
     std::fprintf(stderr, "dmaheap alloc: %s\n", size.error().message().c_str());
     return kExitUsage;
   }
   uint64_t count = 1;
-  if (auto* c = args->option("--count")) {
+  if (const auto& c = args.count) {
     auto n = parseSize(*c);
     if (!n || n.value() == 0 || n.value() > 1000000) {
       std::fprintf(stderr, "dmaheap alloc: --count wants a number from 1 to 1000000, not '%s'\n", c->c_str());
@@ -40,9 +37,9 @@ int runAlloc(const std::vector<std::string>& argv) {
     }
     count = n.value();
   }
-  const std::string& name = args->positional[0];
-  const bool json = args->has("--json");
-  if (auto service = serviceIfRunning(*args)) {
+  const std::string& name = args.heap;
+  const bool json = args.json;
+  if (auto service = serviceIfRunning(args.board)) {
     std::vector<proto::ServiceBuffer> held;  // let go on exit, as the embedded path does
     std::vector<proto::BufferInfo> shown;
     for (uint64_t i = 0; i < count; ++i) {
@@ -61,7 +58,7 @@ int runAlloc(const std::vector<std::string>& argv) {
     }
     return kExitOk;
   }
-  auto board = loadBoard(boardOptionsFrom(*args));
+  auto board = loadBoard(args.board.options());
   if (!board) {
     std::fprintf(stderr, "dmaheap alloc: %s\n", board.error().message().c_str());
     return kExitUsage;
@@ -89,6 +86,20 @@ int runAlloc(const std::vector<std::string>& argv) {
   printBuffers(json, shown);
   if (!json) printHeapNow(heapInfoOf(*heap), "");
   return kExitOk;
+}
+
+}  // namespace
+
+void defineAlloc(Cli& cli) {
+  auto args = std::make_shared<AllocArgs>();
+  CLI::App* sub = cli.command("alloc", "Allocate from a heap and show each buffer's physical segments");
+  sub->add_option("HEAP", args->heap, "The heap's /dev/dma_heap name (see dmaheap list)")->type_name("")->required();
+  sub->add_option("SIZE", args->size, "Bytes per buffer: 4096, 4K, 64M, 1G")->type_name("")->required();
+  sub->add_option("--count", args->count, "Allocate N buffers of SIZE, all held until the end (default 1)")
+      ->type_name("N");
+  addBoardOptions(cli, sub, &args->board);
+  sub->add_flag("--json", args->json, "Print one JSON object instead of text")->disable_flag_override();
+  cli.onRun(sub, [args] { return runAlloc(*args); });
 }
 
 }  // namespace dmaheap::cli

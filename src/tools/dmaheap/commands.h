@@ -1,17 +1,17 @@
-// The dmaheap subcommands. Each takes the arguments after its name and returns the exit status
-// (0 ok, 1 the operation failed, 2 bad arguments or unreadable input).
+// The dmaheap subcommands. Each file defines its command's options once, on the CLI11 App
+// `define*` is given (tools/cli/cli.h), and what the parse runs: the command's function, which
+// returns the exit status (0 ok, 1 the operation failed, 2 bad arguments or unreadable input).
 #pragma once
 
-#include <string>
-#include <vector>
+#include "tools/cli/cli.h"
 
 namespace dmaheap::cli {
 
-int runList(const std::vector<std::string>& args);
-int runAlloc(const std::vector<std::string>& args);
-int runDtCheck(const std::vector<std::string>& args);
-int runRun(const std::vector<std::string>& args);
-int runSimulate(const std::vector<std::string>& args);
-int runStats(const std::vector<std::string>& args);  // stats_command.cc: the service's accounting
+void defineList(Cli& cli);
+void defineAlloc(Cli& cli);
+void defineDtCheck(Cli& cli);
+void defineRun(Cli& cli);
+void defineSimulate(Cli& cli);
+void defineStats(Cli& cli);  // stats_command.cc: the service's accounting
 
 }  // namespace dmaheap::cli

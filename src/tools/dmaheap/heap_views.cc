@@ -13,10 +13,8 @@
 
 namespace dmaheap::cli {
 
-std::optional<proto::ServiceClient> serviceIfRunning(const Args& args) {
-  for (const char* o : {"--dtb", "--kernel", "--kernel-config", "--cmdline", "--profile", "--heaps", "--memory", "--memory-size"}) {
-    if (args.option(o) != nullptr) return std::nullopt;
-  }
+std::optional<proto::ServiceClient> serviceIfRunning(const BoardArgs& board) {
+  if (board.any()) return std::nullopt;
   return proto::ServiceClient::connectIfRunning(proto::defaultSocketPath());
 }
 

@@ -14,13 +14,13 @@
 #include "protocol/messages.h"
 #include "protocol/service_client.h"
 #include "service/wire_views.h"
-#include "tools/dmaheap/args.h"
+#include "tools/cli/board_args.h"
 
 namespace dmaheap::cli {
 
 // The running service, when the command names no board of its own (none of --dtb, --kernel,
 // --kernel-config, --cmdline, --profile, --heaps) and one answers at the default socket; nullopt otherwise.
-std::optional<proto::ServiceClient> serviceIfRunning(const Args& args);
+std::optional<proto::ServiceClient> serviceIfRunning(const BoardArgs& board);
 
 using service::bufferInfoOf;
 using service::heapInfoOf;

@@ -1,25 +1,25 @@
 // dmaheap list: the heaps /dev/dma_heap would show on the board (or that a running dmaheapd
 // serves), with type, size and free.
 #include <cstdio>
+#include <memory>
 
 #include "base/errno_name.h"
-#include "tools/dmaheap/board_args.h"
+#include "tools/cli/board_args.h"
 #include "tools/dmaheap/commands.h"
 #include "tools/dmaheap/heap_views.h"
 
 namespace dmaheap::cli {
 
-int runList(const std::vector<std::string>& argv) {
-  ArgSpec spec;
-  spec.flags = {"--json"};
-  addBoardOptions(&spec);
-  auto args = parseArgs(argv, spec);
-  if (!args || !args->positional.empty()) {
-    std::fprintf(stderr, "dmaheap list: %s\n", args ? "takes no positional arguments" : args.error().message().c_str());
-    return kExitUsage;
-  }
-  const bool json = args->has("--json");
-  if (auto service = serviceIfRunning(*args)) {
+namespace {
+
+struct ListArgs {
+  BoardArgs board;
+  bool json = false;
+};
+
+int runList(const ListArgs& args) {
+  const bool json = args.json;
+  if (auto service = serviceIfRunning(args.board)) {
     auto heaps = service->describeHeaps();
     if (!heaps) {
       std::fprintf(stderr, "dmaheap list: %s: %s\n", errnoName(heaps.code()).c_str(), heaps.error().message().c_str());
@@ -29,7 +29,7 @@ int runList(const std::vector<std::string>& argv) {
                   "dmaheapd pid " + std::to_string(service->service().pid));
     return kExitOk;
   }
-  auto board = loadBoard(boardOptionsFrom(*args));
+  auto board = loadBoard(args.board.options());
   if (!board) {
     std::fprintf(stderr, "dmaheap list: %s\n", board.error().message().c_str());
     return kExitUsage;
@@ -39,6 +39,16 @@ int runList(const std::vector<std::string>& argv) {
   for (const HeapEntry* h : registry.heaps()) heaps.push_back(heapRecordOf(*h));
   printHeapList(json, registry.kernel().version.str(), std::move(heaps), "", &board.value()->plan);
   return kExitOk;
+}
+
+}  // namespace
+
+void defineList(Cli& cli) {
+  auto args = std::make_shared<ListArgs>();
+  CLI::App* sub = cli.command("list", "The heaps /dev/dma_heap would list on the board (or that dmaheapd serves)");
+  addBoardOptions(cli, sub, &args->board);
+  sub->add_flag("--json", args->json, "Print one JSON object instead of text")->disable_flag_override();
+  cli.onRun(sub, [args] { return runList(*args); });
 }
 
 }  // namespace dmaheap::cli

@@ -1,5 +1,6 @@
 // dmaheap run: an unmodified program (static or dynamic) with /dev/dma_heap emulated.
 #include <cstdio>
+#include <algorithm>
 #include <memory>
 
 #include "base/backend_name.h"
@@ -7,31 +8,31 @@
 #include "emulation/runner.h"
 #include "emulation/service_backend.h"
 #include "protocol/transport.h"
-#include "tools/dmaheap/board_args.h"
+#include "tools/cli/board_args.h"
 #include "tools/dmaheap/commands.h"
 
 namespace dmaheap::cli {
 namespace {
 
-constexpr const char* kUsage =
-    "usage: dmaheap run [--dtb FILE] [--kernel V] [--kernel-config FILE] [--cmdline ARGS]\n"
-    "                   [--profile android|rockchip|nxp] [--heaps FILE]\n"
-    "                   [--memory BASE:SIZE[,...] | --memory-size SIZE]\n"
-    "                   [--backend auto|embedded|service] [--socket PATH] -- PROGRAM [ARGS...]";
+struct RunArgs {
+  BoardArgs board;
+  std::optional<std::string> backend, socket;
+  std::vector<std::string> program;  // PROGRAM [ARGS...], after --
+};
 
 // auto: the running dmaheapd when no board option asks for a board of our own, else embedded.
-Result<std::unique_ptr<emul::HeapBackend>> makeBackend(const Args& args) {
-  const std::string* which = args.option("--backend");
+Result<std::unique_ptr<emul::HeapBackend>> makeBackend(const RunArgs& args) {
+  const auto& which = args.backend;
   auto parsed = which ? parseBackendName(*which, BackendNameSource::kRunOption) : Result<BackendName>(BackendName::kAuto);
   if (!parsed) return parsed.error();
   const BackendName mode = parsed.value();
-  const BoardOptions board_options = boardOptionsFrom(args);
+  const BoardOptions board_options = args.board.options();
   const bool wants_board = !board_options.dtb.empty() || !board_options.kernel.empty() ||
                            !board_options.kernel_config.empty() || !board_options.cmdline.empty() ||
                            !board_options.profile.empty() || !board_options.heaps_file.empty() ||
                            !board_options.memory.empty() || !board_options.memory_size.empty();
   if (mode == BackendName::kService || (mode == BackendName::kAuto && !wants_board)) {
-    const std::string* socket = args.option("--socket");
+    const auto& socket = args.socket;
     auto service = emul::ServiceBackend::connect(socket ? *socket : proto::defaultSocketPath());
     if (service) return std::unique_ptr<emul::HeapBackend>(std::move(service.value()));
     if (mode == BackendName::kService) {
@@ -47,31 +48,51 @@ Result<std::unique_ptr<emul::HeapBackend>> makeBackend(const Args& args) {
   return std::unique_ptr<emul::HeapBackend>(std::move(embedded.value()));
 }
 
-}  // namespace
+// CLI11 takes PROGRAM [ARGS...] as positionals whether or not they follow "--"; the contract
+// wants the "--" (docs/cli.md "Parsing"), so the program must be exactly what follows the
+// first "--" at the end of the command line.
+bool programFollowsDashDash(const std::vector<std::string>& argv, const std::vector<std::string>& program) {
+  if (program.empty() || argv.size() < program.size() + 1) return false;
+  const size_t start = argv.size() - program.size();
+  return argv[start - 1] == "--" && std::equal(program.begin(), program.end(), argv.begin() + static_cast<long>(start));
+}
 
-int runRun(const std::vector<std::string>& argv) {
-  ArgSpec spec;
-  addBoardOptions(&spec);
-  spec.options.insert({"--backend", "--socket"});
-  auto args = parseArgs(argv, spec);
-  if (!args || args->after_dashdash.empty() || !args->positional.empty()) {
-    std::fprintf(stderr, "dmaheap run: %s\n%s\n", !args ? args.error().message().c_str() : "expects -- PROGRAM [ARGS...]",
-                 kUsage);
-    return kExitUsage;
-  }
-  auto backend = makeBackend(*args);
+int runRun(const Cli& cli, const CLI::App* sub, const RunArgs& args) {
+  if (!programFollowsDashDash(cli.args(), args.program)) return cli.usageError(sub, "expects -- PROGRAM [ARGS...]");
+  auto backend = makeBackend(args);
   if (!backend) {
     std::fprintf(stderr, "dmaheap run: %s\n", backend.error().message().c_str());
     return kExitUsage;
   }
   emul::RunOptions options;
-  options.argv = args->after_dashdash;
+  options.argv = args.program;
   auto status = emul::runProgram(*backend.value(), options);
   if (!status) {
     std::fprintf(stderr, "dmaheap run: %s\n", status.error().message().c_str());
     return 125;
   }
   return status.value();
+}
+
+}  // namespace
+
+void defineRun(Cli& cli) {
+  auto args = std::make_shared<RunArgs>();
+  CLI::App* sub = cli.command("run", "Run an unmodified program with /dev/dma_heap emulated; exits with its status");
+  addBoardOptions(cli, sub, &args->board);
+  std::vector<std::string> backends;
+  for (BackendName b : {BackendName::kAuto, BackendName::kKernel, BackendName::kService, BackendName::kEmbedded}) {
+    if (parseBackendName(backendNameText(b), BackendNameSource::kRunOption)) backends.push_back(backendNameText(b));
+  }
+  cli.words(sub->add_option("--backend", args->backend,
+                            "Where the heaps live: auto (dmaheapd if running and no board option, else embedded), "
+                            "embedded or service")
+                ->type_name("NAME"),
+            backends);
+  cli.file(sub->add_option("--socket", args->socket, "The dmaheapd socket for the service backend")->type_name("PATH"));
+  sub->add_option("PROGRAM", args->program, "After --: the program to run and its arguments")->type_name("");
+  cli.program(sub);
+  cli.onRun(sub, [&cli, sub, args] { return runRun(cli, sub, *args); });
 }
 
 }  // namespace dmaheap::cli

@@ -2,6 +2,7 @@
 // CMA (movable borrowing, migration, pinning), and report failures and fragmentation.
 #include <cstdio>
 #include <fstream>
+#include <memory>
 
 #include <nlohmann/json.hpp>
 
@@ -11,50 +12,57 @@
 #include "heaps/heap_profile.h"
 #include "simulate/report.h"
 #include "simulate/simulator.h"
-#include "tools/dmaheap/board_args.h"
+#include "tools/cli/board_args.h"
 #include "tools/dmaheap/commands.h"
 
 namespace dmaheap::cli {
+namespace {
 
-int runSimulate(const std::vector<std::string>& argv) {
-  ArgSpec spec;
-  spec.flags = {"--json", "--find-min-cma"};
-  spec.options = {"--policy", "--svg"};
-  addBoardOptions(&spec);
-  auto args = parseArgs(argv, spec);
-  if (!args || args->positional.size() != 1) {
-    std::fprintf(stderr, "%s%susage: dmaheap simulate [--dtb FILE] [--kernel V] WORKLOAD [--policy first-fit|best-fit|segregated|compare] "
-                         "[--json] [--svg OUT.svg] [--find-min-cma]\n",
-                 args ? "" : args.error().message().c_str(), args ? "" : "\n");
-    return kExitUsage;
-  }
+struct SimulateArgs {
+  std::string workload;
+  BoardArgs board;
+  std::optional<std::string> policy, svg;
+  bool json = false;
+  bool find_min_cma = false;
+};
+
+constexpr CmaPlacement kPlacements[] = {CmaPlacement::kFirstFit, CmaPlacement::kBestFit, CmaPlacement::kSegregated};
+
+// --policy NAME: one placement by its name, or "compare" for all of them.
+std::vector<std::string> policyNames() {
+  std::vector<std::string> names;
+  for (CmaPlacement p : kPlacements) names.push_back(cmaPlacementName(p));
+  names.push_back("compare");
+  return names;
+}
+
+int runSimulate(const SimulateArgs& args) {
   std::vector<CmaPlacement> policies = {CmaPlacement::kFirstFit};
-  if (auto* p = args->option("--policy")) {
-    if (*p == "first-fit") policies = {CmaPlacement::kFirstFit};
-    else if (*p == "best-fit") policies = {CmaPlacement::kBestFit};
-    else if (*p == "segregated") policies = {CmaPlacement::kSegregated};
-    else if (*p == "compare") policies = {CmaPlacement::kFirstFit, CmaPlacement::kBestFit, CmaPlacement::kSegregated};
-    else {
+  if (const auto& p = args.policy) {
+    policies.clear();
+    for (CmaPlacement placement : kPlacements)
+      if (*p == cmaPlacementName(placement) || *p == "compare") policies.push_back(placement);
+    if (policies.empty()) {
       std::fprintf(stderr, "dmaheap simulate: --policy is first-fit, best-fit, segregated or compare, not '%s'\n", p->c_str());
       return kExitUsage;
     }
   }
-  auto workload = sim::loadWorkload(args->positional[0]);
+  auto workload = sim::loadWorkload(args.workload);
   if (!workload) {
     std::fprintf(stderr, "dmaheap simulate: %s\n", workload.error().message().c_str());
     return kExitUsage;
   }
-  auto plan = planFromOptions(boardOptionsFrom(*args));
+  auto plan = planFromOptions(args.board.options());
   if (!plan) {
     std::fprintf(stderr, "dmaheap simulate: %s\n", plan.error().message().c_str());
     return kExitUsage;
   }
-  auto profile = heapProfileFromOptions(boardOptionsFrom(*args).profile, boardOptionsFrom(*args).heaps_file);
+  auto profile = heapProfileFromOptions(args.board.options().profile, args.board.options().heaps_file);
   if (!profile) {
     std::fprintf(stderr, "dmaheap simulate: %s\n", profile.error().message().c_str());
     return kExitUsage;
   }
-  const bool json = args->has("--json");
+  const bool json = args.json;
   nlohmann::json all = nlohmann::json::array();
   int failures = 0;
   for (CmaPlacement policy : policies) {
@@ -71,7 +79,7 @@ int runSimulate(const std::vector<std::string>& argv) {
     }
     failures += result->failures > 0;
     nlohmann::json entry = nlohmann::json::parse(sim::reportJson(result.value(), page));
-    if (args->has("--find-min-cma")) {
+    if (args.find_min_cma) {
       auto min = sim::findMinCma(plan.value(), workload.value(), sim::SimOptions{policy}, profile.value());
       if (!min) {
         std::fprintf(stderr, "dmaheap simulate: --find-min-cma: %s\n", min.error().message().c_str());
@@ -94,7 +102,7 @@ int runSimulate(const std::vector<std::string>& argv) {
       std::printf("%s\n", sim::reportText(result.value(), page).c_str());
     }
     all.push_back(entry);
-    if (auto* svg = args->option("--svg")) {
+    if (const auto& svg = args.svg) {
       std::string path = *svg;
       if (policies.size() > 1) {
         const size_t dot = path.rfind(".svg");
@@ -110,6 +118,25 @@ int runSimulate(const std::vector<std::string>& argv) {
   }
   if (json) std::printf("%s\n", jsonText(policies.size() == 1 ? all[0] : nlohmann::json{{"runs", all}}).c_str());
   return failures ? kExitFailure : kExitOk;
+}
+
+}  // namespace
+
+void defineSimulate(Cli& cli) {
+  auto args = std::make_shared<SimulateArgs>();
+  CLI::App* sub = cli.command("simulate", "Replay a workload on the board's heaps: failures, fragmentation, migration");
+  cli.file(sub->add_option("WORKLOAD", args->workload, "The workload, a JSON file (examples/simulate/README.md)")->type_name("")
+               ->required());
+  addBoardOptions(cli, sub, &args->board);
+  cli.words(sub->add_option("--policy", args->policy, "CMA placement: first-fit (default), best-fit, segregated, or compare all")
+                ->type_name("NAME"),
+            policyNames());
+  sub->add_flag("--json", args->json, "Print one JSON object instead of text")->disable_flag_override();
+  cli.file(sub->add_option("--svg", args->svg, "Also draw the run as SVG into OUT.svg (one file per policy with compare)")
+               ->type_name("OUT.svg"));
+  sub->add_flag("--find-min-cma", args->find_min_cma, "Also search the smallest CMA size with no failure")
+      ->disable_flag_override();
+  cli.onRun(sub, [args] { return runSimulate(*args); });
 }
 
 }  // namespace dmaheap::cli

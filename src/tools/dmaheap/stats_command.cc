@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
+#include <memory>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -14,7 +16,6 @@
 #include "base/json_text.h"
 #include "base/size.h"
 #include "protocol/service_client.h"
-#include "tools/dmaheap/args.h"
 #include "tools/dmaheap/commands.h"
 
 namespace dmaheap::cli {
@@ -119,18 +120,14 @@ void printText(const proto::StatsReply& s) {
   }
 }
 
-}  // namespace
+struct StatsArgs {
+  std::optional<std::string> socket;
+  bool json = false;
+  bool no_holders = false;
+};
 
-int runStats(const std::vector<std::string>& argv) {
-  ArgSpec spec;
-  spec.flags = {"--json", "--no-holders"};
-  spec.options = {"--socket"};
-  auto args = parseArgs(argv, spec);
-  if (!args || !args->positional.empty()) {
-    std::fprintf(stderr, "dmaheap stats: %s\n", args ? "takes no positional arguments" : args.error().message().c_str());
-    return kExitUsage;
-  }
-  const std::string path = args->option("--socket") ? *args->option("--socket") : proto::defaultSocketPath();
+int runStats(const StatsArgs& args) {
+  const std::string path = args.socket ? *args.socket : proto::defaultSocketPath();
   auto client = proto::ServiceClient::connect(path, "dmaheap stats");
   if (!client) {
     // Only a socket nobody listens on means the service is not running; a service that answered
@@ -144,12 +141,12 @@ int runStats(const std::vector<std::string>& argv) {
     }
     return kExitFailure;
   }
-  auto stats = client->stats(!args->has("--no-holders"));
+  auto stats = client->stats(!args.no_holders);
   if (!stats) {
     std::fprintf(stderr, "dmaheap stats: %s: %s\n", errnoName(stats.code()).c_str(), stats.error().message().c_str());
     return kExitFailure;
   }
-  if (args->has("--json")) {
+  if (args.json) {
     Descriptors descriptors;
     if (auto described = client->describeHeaps()) {
       for (const auto& r : described.value()) descriptors[r.heap.name] = r.descriptor;
@@ -159,6 +156,18 @@ int runStats(const std::vector<std::string>& argv) {
     printText(*stats);
   }
   return kExitOk;
+}
+
+}  // namespace
+
+void defineStats(Cli& cli) {
+  auto args = std::make_shared<StatsArgs>();
+  CLI::App* sub = cli.command("stats", "The running dmaheapd's buffers, holders, clients and per-heap use");
+  sub->add_flag("--json", args->json, "Print one JSON object instead of text")->disable_flag_override();
+  sub->add_flag("--no-holders", args->no_holders, "Leave out the processes holding each buffer (faster)")
+      ->disable_flag_override();
+  cli.file(sub->add_option("--socket", args->socket, "The service's socket (default: as dmaheapd's)")->type_name("PATH"));
+  cli.onRun(sub, [args] { return runStats(*args); });
 }
 
 }  // namespace dmaheap::cli

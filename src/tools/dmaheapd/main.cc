@@ -3,7 +3,7 @@
 #include <signal.h>
 
 #include <cstdio>
-#include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,69 +11,44 @@
 #include "board/board_loader.h"
 #include "protocol/transport.h"
 #include "service/service.h"
+#include "tools/cli/board_args.h"
 
 namespace {
 
-constexpr int kExitFailure = 1;
-constexpr int kExitUsage = 2;
+using dmaheap::cli::kExitFailure;
+using dmaheap::cli::kExitUsage;
 
-const char* const kUsage =
-    "usage: dmaheapd [--dtb FILE] [--kernel V] [--kernel-config FILE] [--cmdline \"cma=...\"]\n"
-    "                [--profile android|rockchip|nxp] [--heaps FILE]\n"
-    "                [--memory BASE:SIZE[,...] | --memory-size SIZE]\n"
-    "                [--socket PATH] [--config FILE]\n"
-    "\n"
-    "Serves the heaps the board and kernel make (default: the built-in board, kernel 6.18) on\n"
-    "PATH (default $DMAHEAP_SOCKET, else $XDG_RUNTIME_DIR/dmaheap.sock, else /run/dmaheap.sock),\n"
-    "or on the socket systemd passes (socket activation). --config: heap owner/group/mode and\n"
-    "per-uid quotas (see systemd/dmaheapd.conf.example). SIGTERM/SIGINT stop it cleanly.\n";
+struct DaemonArgs {
+  dmaheap::cli::BoardArgs board;
+  std::optional<std::string> socket, config;
+};
+
+int serve(const DaemonArgs& args);
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  dmaheap::BoardOptions board_options;
-  std::string socket_path, config_path;
-  const std::vector<std::string> args(argv + 1, argv + argc);
-  for (size_t i = 0; i < args.size(); ++i) {
-    std::string key = args[i], value;
-    if (key == "-h" || key == "--help") {
-      std::fputs(kUsage, stdout);
-      return 0;
-    }
-    if (const auto eq = key.find('='); key.rfind("--", 0) == 0 && eq != std::string::npos) {
-      value = key.substr(eq + 1);
-      key = key.substr(0, eq);
-    } else if (i + 1 < args.size()) {
-      value = args[++i];
-    } else {
-      std::fprintf(stderr, "dmaheapd: %s needs a value\n%s", key.c_str(), kUsage);
-      return kExitUsage;
-    }
-    if (key == "--dtb") {
-      board_options.dtb = value;
-    } else if (key == "--kernel") {
-      board_options.kernel = value;
-    } else if (key == "--kernel-config") {
-      board_options.kernel_config = value;
-    } else if (key == "--cmdline") {
-      board_options.cmdline = value;
-    } else if (key == "--profile") {
-      board_options.profile = value;
-    } else if (key == "--heaps") {
-      board_options.heaps_file = value;
-    } else if (key == "--memory") {
-      board_options.memory = value;
-    } else if (key == "--memory-size") {
-      board_options.memory_size = value;
-    } else if (key == "--socket") {
-      socket_path = value;
-    } else if (key == "--config") {
-      config_path = value;
-    } else {
-      std::fprintf(stderr, "dmaheapd: unknown option '%s'\n%s", key.c_str(), kUsage);
-      return kExitUsage;
-    }
-  }
+  dmaheap::cli::Cli cli("dmaheapd", "Serves one board's DMA-BUF heaps to every process of the machine over a Unix socket.");
+  DaemonArgs args;
+  dmaheap::cli::addBoardOptions(cli, &cli.app(), &args.board);
+  cli.file(cli.app().add_option("--socket", args.socket,
+                                "Listen on PATH (default $DMAHEAP_SOCKET, else $XDG_RUNTIME_DIR/dmaheap.sock, "
+                                "else /run/dmaheap.sock), not on a socket systemd passes")
+               ->type_name("PATH"));
+  cli.file(cli.app().add_option("--config", args.config, "Heap owner/group/mode and per-uid quotas (dmaheapd(8))")
+               ->type_name("FILE"));
+  cli.app().footer(
+      "Without --socket, a socket systemd passes is used (socket activation). SIGTERM and SIGINT stop it "
+      "cleanly. The manual is dmaheapd(8).");
+  return cli.run(argc, argv, [&args] { return serve(args); });
+}
+
+namespace {
+
+int serve(const DaemonArgs& args) {
+  const dmaheap::BoardOptions board_options = args.board.options();
+  std::string socket_path = args.socket.value_or("");
+  const std::string config_path = args.config.value_or("");
 
   // Signals are read through a signalfd in the loop; block them before any thread exists.
   sigset_t set;
@@ -129,3 +104,5 @@ int main(int argc, char** argv) {
   }
   return 0;
 }
+
+}  // namespace

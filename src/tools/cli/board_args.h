@@ -1,0 +1,38 @@
+// The board options every board-taking command shares (list, alloc, run, simulate, dmaheapd):
+// --dtb, --kernel, --kernel-config, --cmdline, --profile, --heaps, --memory, --memory-size
+// (docs/cli.md, docs/heap-profiles.md). Defined here once; each command adds them to its CLI11 App.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "board/board_loader.h"
+#include "tools/cli/cli.h"
+
+namespace dmaheap::cli {
+
+// The group the board options have in --help, the manual check and the manuals.
+inline constexpr const char* kBoardGroup = "Board options";
+
+struct BoardArgs {
+  std::optional<std::string> dtb, kernel, kernel_config, cmdline, profile, heaps, memory, memory_size;
+
+  // True when any board option was given: the command wants a board of its own, not the
+  // running service's.
+  bool any() const {
+    return dtb || kernel || kernel_config || cmdline || profile || heaps || memory || memory_size;
+  }
+  BoardOptions options() const;
+};
+
+void addBoardOptions(Cli& cli, CLI::App* app, BoardArgs* args);
+
+// The kernel's options alone (dt-check takes these without a board): one definition for both.
+CLI::Option* addKernelOption(Cli& cli, CLI::App* app, std::optional<std::string>* kernel);
+CLI::Option* addKernelConfigOption(Cli& cli, CLI::App* app, std::optional<std::string>* config);
+CLI::Option* addCmdlineOption(CLI::App* app, std::optional<std::string>* cmdline);
+// The bootloader's /memory fix-ups (docs/device-trees.md): dt-check takes these without a board too.
+CLI::Option* addMemoryOption(CLI::App* app, std::optional<std::string>* memory);
+CLI::Option* addMemorySizeOption(CLI::App* app, std::optional<std::string>* memory_size);
+
+}  // namespace dmaheap::cli
