@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The Debian packages as a user gets them (`make deb-test`; not yet part of make test): the five packages of BUILD/deb
+# The Debian packages as a user gets them (`make deb-test`, and the deb-install group of make test): the five packages of BUILD/deb
 # installed with `apt-get install ./*.deb` into a fresh Debian 12 root (dependencies from
 # Debian), then, in that root: dmaheap list and alloc, the service run as its packaged user with
 # the packaged configuration, the libdmaheap consumer example built against the installed
