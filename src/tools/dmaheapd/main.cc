@@ -1,6 +1,9 @@
 // dmaheapd: serves one board's DMA-BUF heaps to every process of the machine over a Unix
 // socket. Thin over the service library.
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
@@ -10,6 +13,8 @@
 #include "base/errno_name.h"
 #include "board/board_loader.h"
 #include "protocol/transport.h"
+#include "service/fdstore.h"
+#include "service/keeper.h"
 #include "service/service.h"
 
 namespace {
@@ -20,24 +25,48 @@ constexpr int kExitUsage = 2;
 const char* const kUsage =
     "usage: dmaheapd [--dtb FILE] [--kernel V] [--kernel-config FILE] [--cmdline \"cma=...\"]\n"
     "                [--profile android|rockchip|nxp] [--heaps FILE]\n"
-    "                [--socket PATH] [--config FILE]\n"
+    "                [--socket PATH] [--config FILE] [--no-keeper]\n"
     "\n"
     "Serves the heaps the board and kernel make (default: the built-in board, kernel 6.18) on\n"
     "PATH (default $DMAHEAP_SOCKET, else $XDG_RUNTIME_DIR/dmaheap.sock, else /run/dmaheap.sock),\n"
     "or on the socket systemd passes (socket activation). --config: heap owner/group/mode and\n"
-    "per-uid quotas (see systemd/dmaheapd.conf.example). SIGTERM/SIGINT stop it cleanly.\n";
+    "per-uid quotas (see systemd/dmaheapd.conf.example). SIGTERM/SIGINT stop it cleanly.\n"
+    "Live buffers survive a restart: in systemd's fd store when NOTIFY_SOCKET is set, else in a\n"
+    "keeper process at PATH.keeper (--no-keeper: nothing survives). docs/service-restart.md.\n";
+
+bool isListeningSocket(int fd) {
+  int accepting = 0;
+  socklen_t len = sizeof accepting;
+  return ::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len) == 0 && accepting != 0;
+}
+
+// The path a listening Unix socket is bound to, or "" (abstract or unnamed).
+std::string boundPath(int fd) {
+  sockaddr_un addr{};
+  socklen_t len = sizeof addr;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0 || addr.sun_family != AF_UNIX) return "";
+  if (len <= offsetof(sockaddr_un, sun_path) || addr.sun_path[0] == '\0') return "";
+  return std::string(addr.sun_path, strnlen(addr.sun_path, sizeof addr.sun_path));
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
   dmaheap::BoardOptions board_options;
   std::string socket_path, config_path;
+  bool use_keeper = true;
   const std::vector<std::string> args(argv + 1, argv + argc);
+  // The fallback's keeper (started by dmaheapd itself; docs/service-restart.md).
+  if (args.size() == 2 && args[0] == "--store-keeper") return dmaheap::service::runKeeper(dmaheap::UniqueFd(3), args[1]);
   for (size_t i = 0; i < args.size(); ++i) {
     std::string key = args[i], value;
     if (key == "-h" || key == "--help") {
       std::fputs(kUsage, stdout);
       return 0;
+    }
+    if (key == "--no-keeper") {
+      use_keeper = false;
+      continue;
     }
     if (const auto eq = key.find('='); key.rfind("--", 0) == 0 && eq != std::string::npos) {
       value = key.substr(eq + 1);
@@ -98,8 +127,22 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "dmaheapd: %s\n", service.error().message().c_str());
     return kExitFailure;
   }
+  // What the manager passed: the listening socket, and what an earlier run stored.
+  dmaheap::UniqueFd activated;
+  std::vector<dmaheap::service::PassedFd> stored;
+  for (auto& p : dmaheap::service::fdsFromManager()) {
+    if (!activated && p.name != "inotify" && p.name.rfind("state-", 0) != 0 && isListeningSocket(p.fd.get())) {
+      activated = std::move(p.fd);
+    } else {
+      stored.push_back(std::move(p));
+    }
+  }
+  std::string notify_socket;
+  if (const char* n = std::getenv("NOTIFY_SOCKET"); n != nullptr && *n != '\0') notify_socket = n;
+  ::unsetenv("NOTIFY_SOCKET");
   std::string where;
-  if (dmaheap::UniqueFd activated = dmaheap::service::socketFromSystemd(); activated && socket_path.empty()) {
+  if (activated && socket_path.empty()) {
+    socket_path = boundPath(activated.get());
     if (auto ok = (*service)->adoptListener(std::move(activated)); !ok) {
       std::fprintf(stderr, "dmaheapd: %s\n", ok.error().message().c_str());
       return kExitFailure;
@@ -113,11 +156,50 @@ int main(int argc, char** argv) {
     }
     where = socket_path;
   }
+  // What survives a restart: the manager's fd store, else the keeper's.
+  std::unique_ptr<dmaheap::service::FdStore> store;
+  std::string kept_in;
+  if (!notify_socket.empty()) {
+    auto s = dmaheap::service::FdStore::toNotifySocket(notify_socket);
+    if (!s) {
+      std::fprintf(stderr, "dmaheapd: %s\n", s.error().message().c_str());
+      return kExitFailure;
+    }
+    store = std::move(s.value());
+    kept_in = "the service manager's fd store";
+  } else if (use_keeper && !socket_path.empty()) {
+    const std::string path = dmaheap::service::keeperPath(socket_path);
+    auto k = dmaheap::service::connectKeeper(path, "/proc/self/exe");
+    if (!k) {
+      std::fprintf(stderr, "dmaheapd: no keeper, live buffers will not survive a restart: %s\n", k.error().message().c_str());
+    } else {
+      for (auto& p : k->kept) stored.push_back(std::move(p));
+      store = dmaheap::service::FdStore::overConnection(std::move(k->sock), "the keeper at " + path);
+      kept_in = "the keeper at " + path + (k->started ? " (started)" : "");
+    }
+  }
+  dmaheap::service::FdStore* notifier = store && store->connection() < 0 ? store.get() : nullptr;
+  if (store) {
+    auto restored = (*service)->keepState(std::move(store), std::move(stored));
+    if (!restored) {
+      std::fprintf(stderr, "dmaheapd: refusing to start: %s: %s\n", dmaheap::errnoName(restored.code()).c_str(),
+                   restored.error().message().c_str());
+      return kExitFailure;
+    }
+    for (const auto& w : restored->warnings) std::fprintf(stderr, "dmaheapd: restart state: %s\n", w.c_str());
+    if (restored->fresh) {
+      std::fprintf(stderr, "dmaheapd: live buffers are kept in %s\n", kept_in.c_str());
+    } else {
+      std::fprintf(stderr, "dmaheapd: restarted from %s: %zu buffers still held taken back, %zu released meanwhile\n",
+                   kept_in.c_str(), restored->restored, restored->released);
+    }
+  }
   std::string heaps;
   for (const auto* h : board.value()->registry->heaps()) heaps += (heaps.empty() ? "" : ", ") + h->node_name;
   std::fprintf(stderr, "dmaheapd: kernel %s, heaps: %s; listening on %s\n",
                board.value()->registry->kernel().version.str().c_str(), heaps.empty() ? "none" : heaps.c_str(),
                where.c_str());
+  if (notifier) (void)notifier->send("READY=1\nSTATUS=serving on " + where);
   if (auto ok = (*service)->run(); !ok) {
     std::fprintf(stderr, "dmaheapd: %s\n", ok.error().message().c_str());
     return kExitFailure;
