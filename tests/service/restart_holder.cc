@@ -4,6 +4,8 @@
 //
 //   service_restart_holder SOCKET HEAP:BYTES[:NAME]...
 //
+// NAME "*" fills: BYTES-sized buffers from HEAP until the heap answers ENOMEM (not mapped).
+//
 // Prints one JSON line per buffer (inode, heap, size, name, segments), then "ready". Then reads
 // commands from stdin: "check" asks a new connection about every buffer (BUFFER_INFO) and prints
 // "check ok" when the service reports each with the same inode, name and placement, else
@@ -63,6 +65,18 @@ int main(int argc, char** argv) {
     const std::string heap = spec.substr(0, a);
     const uint64_t bytes = std::stoull(spec.substr(a + 1, b == std::string::npos ? std::string::npos : b - a - 1));
     const std::string name = b == std::string::npos ? "" : spec.substr(b + 1);
+    if (name == "*") {
+      for (;;) {
+        auto buf = client->allocate(heap, bytes);
+        if (!buf && buf.code() == ENOMEM) break;
+        if (!buf) {
+          std::fprintf(stderr, "holder: fill %s: %s\n", spec.c_str(), buf.error().message().c_str());
+          return 1;
+        }
+        held.push_back(Held{std::move(buf->fd), buf->info, nullptr});
+      }
+      continue;
+    }
     auto buf = client->allocate(heap, bytes);
     if (!buf) {
       std::fprintf(stderr, "holder: allocate %s: %s\n", spec.c_str(), buf.error().message().c_str());
@@ -96,6 +110,7 @@ int main(int argc, char** argv) {
     if (!fresh) failure = "connect: " + fresh.error().message();
     for (const Held& h : held) {
       if (!failure.empty()) break;
+      if (h.map == nullptr) continue;
       auto info = fresh->bufferInfo(h.fd.get());
       if (!info) {
         failure = "buffer inode " + std::to_string(h.info.inode) + ": " + info.error().message();
@@ -107,6 +122,7 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
   }
   for (size_t i = 0; i < held.size(); ++i) {
+    if (held[i].map == nullptr) continue;
     for (size_t off = 0; off < held[i].info.size; off += 4096) {
       if (held[i].map[off] != pattern(i, off)) {
         std::fprintf(stderr, "holder: buffer %zu changed at %zu\n", i, off);
