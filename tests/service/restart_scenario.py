@@ -246,6 +246,8 @@ def main():
         check(len(manager.store) == 3 and manager.fdstore_messages == 3,
               "the first instance stored 3 fds in 3 FDSTORE messages for %d buffers (store: %s)" %
               (len(held), [n for n, _ in manager.store]))
+        sizes = {n: os.fstat(fd).st_size for n, fd in manager.store if n.startswith("state-")}
+        print("       state record for %d buffers: %d bytes (slots %s)" % (len(held), max(sizes.values()), sizes))
     os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0) if manager else None
     if not manager:
