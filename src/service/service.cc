@@ -44,6 +44,7 @@ constexpr uint64_t kTagListener = 1;
 constexpr uint64_t kTagWatcher = 2;
 constexpr uint64_t kTagWake = 3;
 constexpr uint64_t kTagSignal = 4;
+constexpr uint64_t kTagStore = 5;
 constexpr uint64_t kFirstClientId = 16;
 
 Reply errorReply(const Error& e) {
@@ -134,6 +135,26 @@ struct Service::Impl {
   std::optional<StateSlots> slots;
   std::string board;
   bool persist_failure_logged = false;
+  std::function<Result<std::unique_ptr<FdStore>>()> reconnect_store;
+
+  // The keeper hung up while we run: what it held is gone with it. A new keeper gets the
+  // instance and both slots again, so a later restart still finds them.
+  void storeLost() {
+    ::epoll_ctl(epoll.get(), EPOLL_CTL_DEL, store->connection(), nullptr);
+    log("lost " + store->description() + "; storing the restart state again");
+    store.reset();
+    if (!reconnect_store) return;
+    auto fresh = reconnect_store();
+    if (!fresh) {
+      log("cannot store the restart state again: " + fresh.error().message() + "; live buffers will not survive a restart");
+      return;
+    }
+    store = std::move(fresh.value());
+    for (auto [name, fd] : {std::pair<const char*, int>{"inotify", watcher.fd()}, {"state-a", slots->fd(0)}, {"state-b", slots->fd(1)}}) {
+      if (auto ok = store->store(name, fd); !ok) log(ok.error().message());
+    }
+    if (store->connection() >= 0) (void)addToEpoll(store->connection(), kTagStore, EPOLLRDHUP);
+  }
 
   // Writes the state of every live buffer into the slot not holding the newest record. The
   // store itself is not told: it holds the slot memfds already.
@@ -668,6 +689,8 @@ struct Service::Impl {
           accept();
         } else if (tag == kTagWatcher) {
           pollWatcher();
+        } else if (tag == kTagStore) {
+          if (store && (ev & (EPOLLHUP | EPOLLRDHUP | EPOLLERR))) storeLost();
         } else if (tag == kTagWake) {
           uint64_t v;
           [[maybe_unused]] auto r = ::read(wake.get(), &v, sizeof v);
@@ -806,6 +829,10 @@ proto::StatsReply Service::stats(bool holders) { return impl_->stats(holders); }
 
 size_t Service::liveBuffers() const { return impl_->buffers.size(); }
 
+void Service::setStoreReconnect(std::function<Result<std::unique_ptr<FdStore>>()> reconnect) {
+  impl_->reconnect_store = std::move(reconnect);
+}
+
 uint64_t Service::stateWrites() const { return impl_->slots ? impl_->slots->writes() : 0; }
 uint64_t Service::storeMessages() const { return impl_->store ? impl_->store->messages() : 0; }
 
@@ -845,6 +872,7 @@ Result<Service::RestoreReport> Service::keepState(std::unique_ptr<FdStore> store
     m.slots.emplace(std::move(slots.value()));
     m.store = std::move(store);
     m.board = board;
+    if (m.store->connection() >= 0) (void)m.addToEpoll(m.store->connection(), kTagStore, EPOLLRDHUP);
     if (auto ok = m.persist(); !ok) return ok.error();
     return report;
   }
@@ -857,10 +885,17 @@ Result<Service::RestoreReport> Service::keepState(std::unique_ptr<FdStore> store
   auto slots = StateSlots::adopt(std::move(slot_a), std::move(slot_b));
   if (!slots) return slots.error();
   bool empty = false;
-  auto state = slots->load(&report.warnings, &empty);
-  if (!state) return state.error();
   auto live = BufferWatcher::kernelWatches(inotify.get());
   if (!live) return live.error();
+  auto state = slots->load(&report.warnings, &empty);
+  if (!state && live->empty()) {
+    // Nothing is held any more, so nothing can be placed on a held page: start afresh.
+    report.warnings.push_back("the stored state is unusable but no buffer is held any more; starting empty (" +
+                              state.error().message() + ")");
+    state = PersistedState{};
+    empty = true;
+  }
+  if (!state) return state.error();
   if (!empty && state->board != board) {
     return makeError(EINVAL, "the stored state is of another board (" + state->board + "; this service: " + board +
                                  "): its placements mean nothing here");
@@ -925,6 +960,7 @@ Result<Service::RestoreReport> Service::keepState(std::unique_ptr<FdStore> store
   m.slots.emplace(std::move(slots.value()));
   m.store = std::move(store);
   m.board = board;
+  if (m.store->connection() >= 0) (void)m.addToEpoll(m.store->connection(), kTagStore, EPOLLRDHUP);
   for (int i = 0; i < 2; ++i) {
     if (i == 0 ? had_a : had_b) continue;
     if (auto ok = m.store->store(i == 0 ? "state-a" : "state-b", m.slots->fd(i)); !ok) {

@@ -96,7 +96,8 @@ class Service {
   // pages of every buffer still held; buffers released meanwhile are counted as freed. A fresh
   // start stores the three fds (three FDSTORE messages); later allocations and releases rewrite
   // the state memfds in place and send nothing. Refuses (and keeps nothing) with EBADMSG when no
-  // stored state can be trusted or a held buffer is not in it, EINVAL when the board changed,
+  // stored state can be trusted while a buffer is still held (with none held it starts empty,
+  // with a warning), or a held buffer is not in it, EINVAL when the board changed,
   // EBUSY/EINVAL/EOPNOTSUPP when a heap cannot take a held buffer's pages back: the service must
   // not start then, or it could hand out pages a holder still uses.
   struct RestoreReport {
@@ -106,6 +107,9 @@ class Service {
     std::vector<std::string> warnings;
   };
   Result<RestoreReport> keepState(std::unique_ptr<FdStore> store, std::vector<PassedFd> passed);
+  // For a store over a connection (the keeper): when it hangs up while the service runs, a new
+  // one from `reconnect` receives the inotify instance and both slots again.
+  void setStoreReconnect(std::function<Result<std::unique_ptr<FdStore>>()> reconnect);
   // State records written and FDSTORE messages sent since keepState.
   uint64_t stateWrites() const;
   uint64_t storeMessages() const;

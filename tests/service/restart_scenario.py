@@ -288,15 +288,82 @@ def main():
         manager.drain()
         check(manager.fdstore_messages == 0, "the restarted instance sent no FDSTORE message for %d allocations and %d frees" %
               (len(filler.buffers), len(held) + len(filler.buffers)))
+        pid = damaged_state(manager, pid, before)
         os.kill(pid, signal.SIGTERM)
         os.waitpid(pid, 0)
     else:
+        pid = keeper_killed(pid, before)
         os.kill(pid, signal.SIGTERM)
         keeper = SOCK + ".keeper"
         wait_until(lambda: not os.path.exists(keeper), "the keeper to end once nothing is held")
         check(not os.path.exists(keeper), "the keeper ended once no buffer was held and no service ran")
     print("%s: %d checks failed" % (MODE, len(failures)))
     sys.exit(1 if failures else 0)
+
+
+def two_holders():
+    hs = [Holder(["%s:%d:again-%d" % (CMA, 2 * MiB, i), "%s:%d" % (SYSTEM, 64 * KiB)]) for i in range(2)]
+    check(all(h.ok for h in hs), "2 more holders allocated")
+    return hs
+
+
+def damaged_state(manager, pid, before):
+    """Both state slots damaged while buffers are held: the service must refuse to start (and so
+    never hand out their pages); once the holders are gone it starts empty."""
+    hs = two_holders()
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    for name, fd in manager.store:
+        if name.startswith("state-"):
+            os.pwrite(fd, b"garbage!", 0)
+    manager.start(["--dtb", DTB])
+    _, status = os.waitpid(manager.pid, 0)
+    manager.drain()
+    check(os.WIFEXITED(status) and os.WEXITSTATUS(status) == 1 and not manager.ready,
+          "with both state slots damaged and buffers held, dmaheapd refuses to start (exit %d)" % (status >> 8))
+    check("refusing to start: EBADMSG" in log_text(), "the refusal names the damage (EBADMSG)")
+    check(len(manager.store) == 3, "the refused start left the store as it was")
+    check([h.exit() for h in hs] == [0, 0], "the 2 holders exit")
+    manager.start(["--dtb", DTB])
+    manager.wait_ready()
+    check("no buffer is held any more; starting empty" in log_text(),
+          "with the holders gone the next start succeeds, empty (nothing can be overlapped)")
+    check(heap_free(stats()) == before, "and every heap is whole")
+    return manager.pid
+
+
+def keeper_pid():
+    want = (SOCK + ".keeper").encode()
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                args = open("/proc/%s/cmdline" % p, "rb").read().split(b"\0")
+            except OSError:
+                continue
+            if b"--store-keeper" in args and want in args:
+                return int(p)
+    return None
+
+
+def keeper_killed(pid, before):
+    """The keeper killed while the service runs: the service gives its fds to a new keeper, so a
+    later restart still knows the held buffers."""
+    hs = two_holders()
+    first = keeper_pid()
+    check(first is not None, "a keeper runs")
+    os.kill(first, signal.SIGKILL)
+    wait_until(lambda: keeper_pid() not in (None, first), "a new keeper")
+    check("storing the restart state again" in log_text(), "the service noticed and stored its fds in a new keeper")
+    os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: not os.path.exists("/proc/%d" % pid) or open("/proc/%d/stat" % pid).read().split()[2] == "Z",
+               "the killed dmaheapd to be gone")
+    pid = start_service(None, False)
+    check("4 buffers still held taken back" in log_text(), "the restart after that took back the 4 held buffers")
+    check([h.ask("check") for h in hs] == ["check ok"] * 2, "their names and placements are known")
+    check([h.exit() for h in hs] == [0, 0], "the 2 holders exit")
+    wait_until(lambda: heap_free(stats()) == before, "the heaps to be whole")
+    check(heap_free(stats()) == before, "every heap is whole again")
+    return pid
 
 
 main()

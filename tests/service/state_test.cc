@@ -451,6 +451,18 @@ TEST(KeepState, RefusesADamagedStateWithHeldBuffers) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.code(), EBADMSG);
   EXPECT_NE(r.error().message().find("no DMAHSTAT magic"), std::string::npos);
+  EXPECT_EQ((*svc)->liveBuffers(), 0u);
+  // Once the holder let go, nothing can be overlapped: the same damaged state starts empty.
+  earlier.memfd.reset();
+  const uint64_t free_before = b.free("reserved");
+  auto svc2 = Service::create(*b.board->registry, ServiceOptions{});
+  RecordingStore rec2;
+  auto r2 = (*svc2)->keepState(std::move(rec2.store), earlier.passed());
+  ASSERT_TRUE(r2.ok()) << r2.error().message();
+  EXPECT_EQ(r2->restored, 0u);
+  ASSERT_EQ(r2->warnings.size(), 1u);
+  EXPECT_NE(r2->warnings[0].find("starting empty"), std::string::npos);
+  EXPECT_EQ(b.free("reserved"), free_before);
 }
 
 }  // namespace

@@ -179,6 +179,15 @@ int main(int argc, char** argv) {
     }
   }
   dmaheap::service::FdStore* notifier = store && store->connection() < 0 ? store.get() : nullptr;
+  if (store && store->connection() >= 0) {
+    const std::string path = dmaheap::service::keeperPath(socket_path);
+    (*service)->setStoreReconnect([path]() -> dmaheap::Result<std::unique_ptr<dmaheap::service::FdStore>> {
+      auto k = dmaheap::service::connectKeeper(path, "/proc/self/exe");
+      if (!k) return k.error();
+      // A keeper that answers with fds is not ours to take over (k->kept closes here).
+      return dmaheap::service::FdStore::overConnection(std::move(k->sock), "the keeper at " + path);
+    });
+  }
   if (store) {
     auto restored = (*service)->keepState(std::move(store), std::move(stored));
     if (!restored) {
