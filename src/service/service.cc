@@ -154,6 +154,7 @@ struct Service::Impl {
       if (auto ok = store->store(name, fd); !ok) log(ok.error().message());
     }
     if (store->connection() >= 0) (void)addToEpoll(store->connection(), kTagStore, EPOLLRDHUP);
+    log("stored the restart state again in " + store->description());
   }
 
   // Writes the state of every live buffer into the slot not holding the newest record. The

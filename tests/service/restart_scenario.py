@@ -352,8 +352,8 @@ def keeper_killed(pid, before):
     first = keeper_pid()
     check(first is not None, "a keeper runs")
     os.kill(first, signal.SIGKILL)
-    wait_until(lambda: keeper_pid() not in (None, first), "a new keeper")
-    check("storing the restart state again" in log_text(), "the service noticed and stored its fds in a new keeper")
+    wait_until(lambda: "stored the restart state again" in log_text(), "the service to store its fds in a new keeper")
+    check(keeper_pid() not in (None, first), "the service noticed and stored its fds in a new keeper")
     os.kill(pid, signal.SIGKILL)
     wait_until(lambda: not os.path.exists("/proc/%d" % pid) or open("/proc/%d/stat" % pid).read().split()[2] == "Z",
                "the killed dmaheapd to be gone")
