@@ -64,6 +64,14 @@ Result<std::unique_ptr<Buffer>> Buffer::create(std::unique_ptr<PhysicalAllocatio
   return b;
 }
 
+std::unique_ptr<Buffer> Buffer::adopt(std::unique_ptr<PhysicalAllocation> memory, uint64_t size, const Kernel& kernel,
+                                      Options options, std::string name, uint64_t inode) {
+  std::unique_ptr<Buffer> b(new Buffer(std::move(memory), size, kernel, std::move(options)));
+  b->name_ = std::move(name);
+  b->inode_ = inode;
+  return b;
+}
+
 Status Buffer::setName(std::string_view name) {
   auto request = dmabuf::validateSetName(name);
   if (!request) return request.error();

@@ -41,6 +41,10 @@ class Buffer {
   // errno of memfd_create/fallocate/open is returned (EMFILE, ENOMEM, ...).
   static Result<std::unique_ptr<Buffer>> create(std::unique_ptr<PhysicalAllocation> memory, uint64_t size,
                                                 const Kernel& kernel, Options options);
+  // A buffer whose memfd exists already and is held by others (a restarted service taking back
+  // what an earlier run handed out, docs/service-restart.md): no fd, the given name and inode.
+  static std::unique_ptr<Buffer> adopt(std::unique_ptr<PhysicalAllocation> memory, uint64_t size, const Kernel& kernel,
+                                       Options options, std::string name, uint64_t inode);
   ~Buffer();
   Buffer(const Buffer&) = delete;
   Buffer& operator=(const Buffer&) = delete;

@@ -2,9 +2,11 @@
 #include "heap/buffer_watcher.h"
 
 #include <sys/inotify.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <string>
@@ -15,6 +17,29 @@ Result<BufferWatcher> BufferWatcher::create() {
   UniqueFd fd(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
   if (!fd) return makeError(errno, std::string("inotify_init1: ") + std::strerror(errno));
   return BufferWatcher(std::move(fd));
+}
+
+BufferWatcher BufferWatcher::adopt(UniqueFd inotify, const std::vector<int>& wds) {
+  BufferWatcher w(std::move(inotify));
+  w.live_.insert(wds.begin(), wds.end());
+  return w;
+}
+
+Result<std::vector<BufferWatcher::KernelWatch>> BufferWatcher::kernelWatches(int inotify_fd) {
+  // "inotify wd:3 ino:1a2b sdev:f mask:... ...": numbers in hex; sdev in the kernel's own dev_t
+  // layout (major << 20 | minor), turned into the one stat reports.
+  std::ifstream info("/proc/self/fdinfo/" + std::to_string(inotify_fd));
+  if (!info) return makeError(ENOENT, "cannot read /proc/self/fdinfo/" + std::to_string(inotify_fd));
+  std::vector<KernelWatch> out;
+  for (std::string line; std::getline(info, line);) {
+    if (line.rfind("inotify wd:", 0) != 0) continue;
+    unsigned wd = 0;
+    unsigned long long ino = 0, sdev = 0;
+    if (std::sscanf(line.c_str(), "inotify wd:%x ino:%llx sdev:%llx", &wd, &ino, &sdev) != 3) continue;
+    const unsigned major = static_cast<unsigned>(sdev >> 20), minor = static_cast<unsigned>(sdev & 0xfffff);
+    out.push_back(KernelWatch{static_cast<int>(wd), static_cast<uint64_t>(makedev(major, minor)), ino});
+  }
+  return out;
 }
 
 Result<int> BufferWatcher::watch(int fd) {

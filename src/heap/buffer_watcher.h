@@ -27,6 +27,19 @@ class BufferWatcher {
  public:
   // inotify_init1 errno (EMFILE when max_user_instances is reached).
   static Result<BufferWatcher> create();
+  // Continues on an inotify instance an earlier run of the service made (kept across a restart,
+  // docs/service-restart.md), tracking the watches `wds`; events already queued for other
+  // watches are ignored by poll().
+  static BufferWatcher adopt(UniqueFd inotify, const std::vector<int>& wds);
+
+  // A watch the kernel still has on an instance: its id and the watched file's identity
+  // (st_dev as stat reports it, st_ino). Read from /proc/self/fdinfo; ENOENT if unreadable.
+  struct KernelWatch {
+    int wd = 0;
+    uint64_t dev = 0;
+    uint64_t ino = 0;
+  };
+  static Result<std::vector<KernelWatch>> kernelWatches(int inotify_fd);
 
   // The inotify fd, for epoll (readable when poll() has something to report).
   int fd() const { return fd_.get(); }

@@ -50,6 +50,15 @@ class Heap {
   // The errno of a failed device mapping of one of its buffers (map_dma_buf): the DMA layer's
   // errno passed through (EIO) unless the heap turns every failure into its own (CMA: ENOMEM).
   virtual int mapErrorErrno() const { return EIO; }
+  // A restarted service taking back the memory of a buffer an earlier run handed out and that is
+  // still held (docs/service-restart.md): exactly `segments`, `len` bytes in all. EBUSY when any
+  // of it is not free now, EINVAL when it cannot be memory of this heap (nothing is kept on
+  // failure); EOPNOTSUPP from heaps that cannot place memory where they are told.
+  virtual Result<std::unique_ptr<PhysicalAllocation>> adopt(const std::vector<Segment>& segments, uint64_t len) {
+    (void)segments;
+    (void)len;
+    return makeError(EOPNOTSUPP, "this heap cannot take back the memory of a buffer it handed out before a restart");
+  }
 };
 
 }  // namespace dmaheap

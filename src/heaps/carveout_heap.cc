@@ -29,6 +29,12 @@ Result<std::unique_ptr<PhysicalAllocation>> CarveoutHeap::allocate(uint64_t len)
   return std::unique_ptr<PhysicalAllocation>(std::make_unique<CarveoutAllocation>(allocator_, *base, len));
 }
 
+Result<std::unique_ptr<PhysicalAllocation>> CarveoutHeap::adopt(const std::vector<Segment>& segments, uint64_t len) {
+  if (segments.size() != 1 || segments[0].size != len) return makeError(EINVAL, "a carve-out buffer is one segment");
+  if (auto ok = allocator_->claim(segments[0].base, len); !ok) return ok.error();
+  return std::unique_ptr<PhysicalAllocation>(std::make_unique<CarveoutAllocation>(allocator_, segments[0].base, len));
+}
+
 HeapDescriptor CarveoutHeap::descriptor() const {
   HeapDescriptor d;
   d.kind = "carveout";

@@ -22,6 +22,8 @@ class CarveoutHeap final : public Heap {
   Result<std::unique_ptr<PhysicalAllocation>> allocate(uint64_t len) override;
   HeapDescriptor descriptor() const override;
   HeapUsage usage() const override;
+  // One segment of `len` bytes, taken with RegionAllocator::claim.
+  Result<std::unique_ptr<PhysicalAllocation>> adopt(const std::vector<Segment>& segments, uint64_t len) override;
 
  private:
   std::shared_ptr<RegionAllocator> allocator_;

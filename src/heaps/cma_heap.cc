@@ -51,6 +51,18 @@ Result<std::unique_ptr<PhysicalAllocation>> CmaHeap::allocate(uint64_t len, CmaP
   return std::unique_ptr<PhysicalAllocation>(std::make_unique<CmaAllocation>(memory_, area_, pfn.value(), count));
 }
 
+Result<std::unique_ptr<PhysicalAllocation>> CmaHeap::adopt(const std::vector<Segment>& segments, uint64_t len) {
+  const unsigned shift = memory_->pageShift();
+  const uint64_t page_mask = (uint64_t{1} << shift) - 1;
+  if (segments.size() != 1 || segments[0].size != len || len == 0 || ((segments[0].base | len) & page_mask) != 0) {
+    return makeError(EINVAL, "a CMA buffer is one page-aligned segment of its whole length");
+  }
+  const Pfn pfn{segments[0].base >> shift};
+  const uint64_t count = len >> shift;
+  if (auto ok = memory_->cmaClaim(area_, pfn, count); !ok) return ok.error();
+  return std::unique_ptr<PhysicalAllocation>(std::make_unique<CmaAllocation>(memory_, area_, pfn, count));
+}
+
 HeapUsage CmaHeap::usage() const {
   HeapUsage u;
   const uint64_t page = memory_->pageSize();

@@ -24,6 +24,8 @@ class CmaHeap final : public Heap {
   HeapDescriptor descriptor() const override { return describe(memory_->cmaAreaName(area_), cached_); }
   HeapUsage usage() const override;
   int mapErrorErrno() const override { return ENOMEM; }  // cma_heap_map_dma_buf: any failure is ENOMEM
+  // One segment of `len` bytes inside the area, taken with MemoryModel::cmaClaim.
+  Result<std::unique_ptr<PhysicalAllocation>> adopt(const std::vector<Segment>& segments, uint64_t len) override;
 
   // A CMA heap on the area named `area_name`.
   static HeapDescriptor describe(const std::string& area_name, bool cached = true) {

@@ -55,6 +55,27 @@ Result<std::unique_ptr<PhysicalAllocation>> SystemHeap::allocate(uint64_t len) {
   return std::unique_ptr<PhysicalAllocation>(std::move(alloc));
 }
 
+Result<std::unique_ptr<PhysicalAllocation>> SystemHeap::adopt(const std::vector<Segment>& segments, uint64_t len) {
+  auto alloc = std::make_unique<SystemAllocation>(memory_);
+  const unsigned shift = memory_->pageShift();
+  uint64_t total = 0;
+  for (const Segment& s : segments) {
+    int order = -1;
+    for (unsigned o : kOrders)
+      if (s.size == (uint64_t{1} << (shift + o))) order = static_cast<int>(o);
+    if (order < 0) return makeError(EINVAL, "a system heap chunk is 2^8, 2^4 or 1 pages, not " + std::to_string(s.size) + " bytes");
+    if (options_.address_limit == AddressLimit::k32Bit && (s.base >= kDma32Limit || kDma32Limit - s.base < s.size)) {
+      return makeError(EINVAL, "a DMA32 system heap chunk lies below 4 GiB");
+    }
+    auto block = memory_->claimPages(Pfn{s.base >> shift}, static_cast<unsigned>(order));
+    if (!block) return block.error();  // `alloc` gives back the chunks claimed so far
+    alloc->add(block.value());
+    total += s.size;
+  }
+  if (segments.empty() || total != len) return makeError(EINVAL, "the chunks do not add up to the buffer's length");
+  return std::unique_ptr<PhysicalAllocation>(std::move(alloc));
+}
+
 std::string SystemHeap::defaultName(SystemHeapOptions options) {
   std::string name = "system";
   if (!options.cached) name += "-uncached";

@@ -28,6 +28,9 @@ class SystemHeap final : public Heap {
   Result<std::unique_ptr<PhysicalAllocation>> allocate(uint64_t len) override;
   HeapDescriptor descriptor() const override { return describe(options_); }
   HeapUsage usage() const override;
+  // Segments that are chunks of order 8, 4 or 0 (DMA32 heaps: below 4 GiB), each taken with
+  // MemoryModel::claimPages.
+  Result<std::unique_ptr<PhysicalAllocation>> adopt(const std::vector<Segment>& segments, uint64_t len) override;
 
   static HeapDescriptor describe(SystemHeapOptions options) {
     HeapDescriptor d;

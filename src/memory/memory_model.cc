@@ -393,6 +393,18 @@ struct MemoryModel::Impl {
     return Claim::kOk;
   }
 
+  // Every page of [pfn, pfn+count) is RAM, free in the buddy allocator and untracked.
+  bool allFree(uint64_t pfn, uint64_t count) const {
+    const uint64_t end = pfn + count;
+    for (uint64_t p = pfn; p < end;) {
+      uint64_t h = 0;
+      unsigned o = 0;
+      if (!findFreeBlock(p, &h, &o)) return false;
+      p = h + (uint64_t{1} << o);
+    }
+    return true;
+  }
+
   void addAlignedNoMerge(uint64_t from, uint64_t to, MigrateType t) {
     while (from < to) {
       unsigned order = kMaxOrder;
@@ -721,6 +733,47 @@ Status MemoryModel::cmaRelease(size_t area_index, Pfn pfn, uint64_t count) {
   a.bitmap.clear(idx, count);
   impl_->freeRange(pfn.value, count);
   return {};
+}
+
+Status MemoryModel::cmaClaim(size_t area_index, Pfn pfn, uint64_t count) {
+  std::lock_guard lock(mu_);
+  if (area_index >= impl_->cma.size()) return makeError(EINVAL, "no such CMA area");
+  auto& a = impl_->cma[area_index];
+  if (pfn.value < a.base_pfn || count == 0 || count > a.count || pfn.value - a.base_pfn > a.count - count) {
+    return makeError(EINVAL, "pages " + std::to_string(pfn.value) + "+" + std::to_string(count) +
+                                 " are not inside CMA area " + a.name);
+  }
+  const uint64_t idx = pfn.value - a.base_pfn;
+  if (a.bitmap.findSet(idx, idx + count) != idx + count || !impl_->allFree(pfn.value, count)) {
+    return makeError(EBUSY, "pages " + std::to_string(pfn.value) + "+" + std::to_string(count) + " of CMA area " +
+                                a.name + " are not all free");
+  }
+  impl_->isolateFreeIn(pfn.value, count);  // every page is free: nothing is left allocated
+  a.bitmap.set(idx, count);
+  return {};
+}
+
+Result<PageBlock> MemoryModel::claimPages(Pfn pfn, unsigned order) {
+  std::lock_guard lock(mu_);
+  const uint64_t count = uint64_t{1} << std::min(order, 63u);
+  if (order > kMaxOrder || (pfn.value & (count - 1)) != 0) {
+    return makeError(EINVAL, "order-" + std::to_string(order) + " block at page " + std::to_string(pfn.value) +
+                                 " is not a block the buddy allocator hands out");
+  }
+  const auto* s = impl_->sectionOf(pfn.value);
+  if (s == nullptr || impl_->sectionOf(pfn.value + count - 1) != s) {
+    return makeError(EINVAL, "pages " + std::to_string(pfn.value) + "+" + std::to_string(count) + " are not RAM");
+  }
+  for (uint64_t p = pfn.value; p < pfn.value + count; p += uint64_t{1} << pageblock_order_) {
+    if (impl_->areaOf(p) >= 0 || impl_->typeOf(p) == MigrateType::kCma) {
+      return makeError(EBUSY, "page " + std::to_string(p) + " is CMA memory, not a system page");
+    }
+  }
+  if (!impl_->allFree(pfn.value, count)) {
+    return makeError(EBUSY, "pages " + std::to_string(pfn.value) + "+" + std::to_string(count) + " are not all free");
+  }
+  impl_->isolateFreeIn(pfn.value, count);
+  return PageBlock{pfn, order};
 }
 
 FreeStats MemoryModel::zoneStats(Zone zone) const {

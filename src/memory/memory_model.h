@@ -124,6 +124,17 @@ class MemoryModel {
   // cma_release: EINVAL (and nothing changes) if the range is not an allocated range of the area.
   Status cmaRelease(size_t area, Pfn pfn, uint64_t count);
 
+  // Taking back exactly the pages a buffer of an earlier run of the service holds (a restarted
+  // dmaheapd rebuilding its allocator, docs/service-restart.md). Nothing changes on failure.
+  // cmaClaim: [pfn, pfn + count) inside the area, none of it allocated from the area's bitmap
+  // and every page free in the buddy allocator (EINVAL outside the area, EBUSY otherwise); then
+  // it is allocated as if cmaAlloc had returned it, and cmaRelease gives it back.
+  Status cmaClaim(size_t area, Pfn pfn, uint64_t count);
+  // claimPages: the block of 2^order pages at `pfn` (aligned to its size), every page free in the
+  // buddy allocator and none on a CMA pageblock (EINVAL for a misaligned block or one outside
+  // RAM, EBUSY otherwise); then allocated as if allocPages had returned it, for freePages.
+  Result<PageBlock> claimPages(Pfn pfn, unsigned order);
+
   // Tracked movable pages: order-0 pages of page cache or anonymous memory that cmaAlloc may
   // migrate. They prefer CMA pageblocks when more than half of a zone's free pages are CMA, as
   // the kernel's __rmqueue does. A pinned page cannot be migrated. Ids are reused after free.

@@ -60,6 +60,26 @@ Status RegionAllocator::free(uint64_t base, uint64_t len) {
   return {};
 }
 
+Status RegionAllocator::claim(uint64_t base, uint64_t len) {
+  const uint64_t n = roundUp(len);
+  if (n == 0 || n != len || (base & (granule_ - 1)) != 0 || base < base_ || base - base_ > size_ ||
+      n > size_ - (base - base_)) {
+    return makeError(EINVAL, "the piece is not a granule-aligned part of the carve-out");
+  }
+  std::lock_guard lock(mu_);
+  auto it = free_.upper_bound(base);
+  if (it == free_.begin()) return makeError(EBUSY, "the piece is not free");
+  --it;
+  const uint64_t start = it->first;
+  const uint64_t length = it->second;
+  if (base + n > start + length) return makeError(EBUSY, "the piece is not free");
+  free_.erase(it);
+  if (base > start) free_.emplace(start, base - start);
+  if (start + length > base + n) free_.emplace(base + n, start + length - (base + n));
+  free_bytes_ -= n;
+  return {};
+}
+
 uint64_t RegionAllocator::freeBytes() const {
   std::lock_guard lock(mu_);
   return free_bytes_;

@@ -30,6 +30,9 @@ class RegionAllocator {
   // Gives back a piece allocate() returned (same len). EINVAL, and nothing changes, when the
   // piece is not inside the range or overlaps free space.
   Status free(uint64_t base, uint64_t len);
+  // Takes exactly [base, base + len) (a piece an earlier run handed out, docs/service-restart.md):
+  // EINVAL outside the range or misaligned, EBUSY unless all of it is free; free() gives it back.
+  Status claim(uint64_t base, uint64_t len);
 
   uint64_t base() const { return base_; }
   uint64_t size() const { return size_; }

@@ -19,6 +19,7 @@
 #include <deque>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 #include <unordered_map>
 
@@ -29,6 +30,7 @@
 #include "heap/dmabuf_ioctl.h"
 #include "service/wire_views.h"
 #include "service/holders.h"
+#include "service/state.h"
 
 namespace dmaheap::service {
 
@@ -42,6 +44,7 @@ constexpr uint64_t kTagListener = 1;
 constexpr uint64_t kTagWatcher = 2;
 constexpr uint64_t kTagWake = 3;
 constexpr uint64_t kTagSignal = 4;
+constexpr uint64_t kTagStore = 5;
 constexpr uint64_t kFirstClientId = 16;
 
 Reply errorReply(const Error& e) {
@@ -127,6 +130,66 @@ struct Service::Impl {
   std::set<std::pair<uint32_t, int>> refusals_logged;  // (uid, errno) refusals already logged
   uint64_t buffers_freed = 0;
   Clock::time_point started = Clock::now();
+  // What survives a restart (docs/service-restart.md): set by keepState.
+  std::unique_ptr<FdStore> store;
+  std::optional<StateSlots> slots;
+  std::string board;
+  bool persist_failure_logged = false;
+  std::function<Result<std::unique_ptr<FdStore>>()> reconnect_store;
+
+  // The keeper hung up while we run: what it held is gone with it. A new keeper gets the
+  // instance and both slots again, so a later restart still finds them.
+  void storeLost() {
+    ::epoll_ctl(epoll.get(), EPOLL_CTL_DEL, store->connection(), nullptr);
+    log("lost " + store->description() + "; storing the restart state again");
+    store.reset();
+    if (!reconnect_store) return;
+    auto fresh = reconnect_store();
+    if (!fresh) {
+      log("cannot store the restart state again: " + fresh.error().message() + "; live buffers will not survive a restart");
+      return;
+    }
+    store = std::move(fresh.value());
+    for (auto [name, fd] : {std::pair<const char*, int>{"inotify", watcher.fd()}, {"state-a", slots->fd(0)}, {"state-b", slots->fd(1)}}) {
+      if (auto ok = store->store(name, fd); !ok) log(ok.error().message());
+    }
+    if (store->connection() >= 0) (void)addToEpoll(store->connection(), kTagStore, EPOLLRDHUP);
+    log("stored the restart state again in " + store->description());
+  }
+
+  // Writes the state of every live buffer into the slot not holding the newest record. The
+  // store itself is not told: it holds the slot memfds already.
+  Status persist() {
+    if (!slots) return {};
+    PersistedState st;
+    st.board = board;
+    st.page_size = registry.kernel().pageSize();
+    st.next_client_id = next_client_id;
+    st.buffers_freed = buffers_freed;
+    st.buffers.reserve(buffers.size());
+    for (const auto& [wd, b] : buffers) {
+      PersistedBuffer p;
+      p.watch = wd;
+      p.dev = b.file.dev;
+      p.ino = b.file.ino;
+      p.heap = b.buffer->heapName();
+      p.size = b.buffer->size();
+      p.segments = b.buffer->segments();
+      p.name = b.buffer->name();
+      p.client = b.client;
+      p.owner_pid = b.owner_pid;
+      p.owner_uid = b.owner_uid;
+      p.owner_comm = b.owner_comm;
+      st.buffers.push_back(std::move(p));
+    }
+    auto ok = slots->write(st);
+    if (!ok && !persist_failure_logged) {
+      log("cannot write the restart state: " + ok.error().message());
+      persist_failure_logged = true;
+    }
+    if (ok) persist_failure_logged = false;
+    return ok;
+  }
 
   void log(const std::string& line) {
     if (options.log) {
@@ -170,6 +233,9 @@ struct Service::Impl {
       buffers.erase(it);  // the Buffer gives its pages back to the heap
       ++buffers_freed;
     }
+    // A failed write leaves the freed buffers in the state; a restarted service finds their
+    // watches gone and frees them then.
+    if (!gone.empty()) (void)persist();
   }
   void pollWatcher() { releaseFreed(watcher.poll()); }
 
@@ -479,6 +545,14 @@ struct Service::Impl {
     const uint64_t size = live.buffer->size();
     by_file[live.file] = *wd;
     buffers.emplace(*wd, std::move(live));
+    // Recorded before the fd leaves: a buffer a client may hold is always in the state. If the
+    // record cannot be written the buffer is not handed out (its fd closes with the reply).
+    if (auto ok = persist(); !ok) {
+      by_file.erase(buffers.at(*wd).file);
+      buffers.erase(*wd);
+      reply_fd.reset();
+      return refuse(c, "persist", makeError(ENOMEM, "cannot record the buffer for a restart: " + ok.error().message()));
+    }
     auto& use = uid_use[c.creds.uid];
     use.buffers += 1;
     use.bytes += size;
@@ -503,6 +577,7 @@ struct Service::Impl {
     auto request = dmabuf::validateSetName(r.name);
     if (!request) return errorReply(request.error());
     if (auto ok = (*b)->buffer->setName(request.value()); !ok) return errorReply(ok.error());
+    (void)persist();  // a lost name is all a failed write costs
     return okReply(proto::SetNameReply{});
   }
 
@@ -615,6 +690,8 @@ struct Service::Impl {
           accept();
         } else if (tag == kTagWatcher) {
           pollWatcher();
+        } else if (tag == kTagStore) {
+          if (store && (ev & (EPOLLHUP | EPOLLRDHUP | EPOLLERR))) storeLost();
         } else if (tag == kTagWake) {
           uint64_t v;
           [[maybe_unused]] auto r = ::read(wake.get(), &v, sizeof v);
@@ -752,6 +829,149 @@ void Service::stop() {
 proto::StatsReply Service::stats(bool holders) { return impl_->stats(holders); }
 
 size_t Service::liveBuffers() const { return impl_->buffers.size(); }
+
+void Service::setStoreReconnect(std::function<Result<std::unique_ptr<FdStore>>()> reconnect) {
+  impl_->reconnect_store = std::move(reconnect);
+}
+
+uint64_t Service::stateWrites() const { return impl_->slots ? impl_->slots->writes() : 0; }
+uint64_t Service::storeMessages() const { return impl_->store ? impl_->store->messages() : 0; }
+
+std::string boardFingerprint(const HeapRegistry& registry) {
+  std::string f = "kernel " + registry.kernel().version.str() + "; page " + std::to_string(registry.kernel().pageSize());
+  for (const HeapEntry* e : registry.heaps()) {
+    f += "; " + e->name + " " + e->heap->descriptor().kind + " " + std::to_string(e->heap->usage().size);
+  }
+  return f;
+}
+
+// The restart: docs/service-restart.md says what is kept, and why each refusal is one.
+Result<Service::RestoreReport> Service::keepState(std::unique_ptr<FdStore> store, std::vector<PassedFd> passed) {
+  Impl& m = *impl_;
+  if (!m.buffers.empty() || m.slots) return makeError(EBUSY, "keepState must come before any allocation");
+  RestoreReport report;
+  UniqueFd inotify, slot_a, slot_b;
+  for (PassedFd& p : passed) {
+    if (p.name == "inotify") {
+      inotify = std::move(p.fd);
+    } else if (p.name == "state-a") {
+      slot_a = std::move(p.fd);
+    } else if (p.name == "state-b") {
+      slot_b = std::move(p.fd);
+    } else {
+      report.warnings.push_back("closing a stored fd of unknown name '" + p.name + "'");
+    }
+  }
+  const std::string board = boardFingerprint(m.registry);
+  if (!inotify && !slot_a && !slot_b) {
+    // Fresh: store the watcher's instance and two empty slots, then write the first record.
+    auto slots = StateSlots::create();
+    if (!slots) return slots.error();
+    if (auto ok = store->store("inotify", m.watcher.fd()); !ok) return ok.error();
+    if (auto ok = store->store("state-a", slots->fd(0)); !ok) return ok.error();
+    if (auto ok = store->store("state-b", slots->fd(1)); !ok) return ok.error();
+    m.slots.emplace(std::move(slots.value()));
+    m.store = std::move(store);
+    m.board = board;
+    if (m.store->connection() >= 0) (void)m.addToEpoll(m.store->connection(), kTagStore, EPOLLRDHUP);
+    if (auto ok = m.persist(); !ok) return ok.error();
+    return report;
+  }
+  report.fresh = false;
+  if (!inotify) {
+    return makeError(EBADMSG, "the store holds a restart state but not the inotify instance that tracks its buffers: "
+                              "which of them are still held cannot be known");
+  }
+  const bool had_a = slot_a.valid(), had_b = slot_b.valid();
+  auto slots = StateSlots::adopt(std::move(slot_a), std::move(slot_b));
+  if (!slots) return slots.error();
+  bool empty = false;
+  auto live = BufferWatcher::kernelWatches(inotify.get());
+  if (!live) return live.error();
+  auto state = slots->load(&report.warnings, &empty);
+  if (!state && live->empty()) {
+    // Nothing is held any more, so nothing can be placed on a held page: start afresh.
+    report.warnings.push_back("the stored state is unusable but no buffer is held any more; starting empty (" +
+                              state.error().message() + ")");
+    state = PersistedState{};
+    empty = true;
+  }
+  if (!state) return state.error();
+  if (!empty && state->board != board) {
+    return makeError(EINVAL, "the stored state is of another board (" + state->board + "; this service: " + board +
+                                 "): its placements mean nothing here");
+  }
+  if (!empty && state->page_size != m.registry.kernel().pageSize()) {
+    return makeError(EINVAL, "the stored state has " + std::to_string(state->page_size) + "-byte pages");
+  }
+  std::map<int, const PersistedBuffer*> by_watch;
+  for (const PersistedBuffer& b : state->buffers) by_watch[b.watch] = &b;
+  std::map<int, BufferWatcher::KernelWatch> alive;
+  for (const auto& w : *live) {
+    auto it = by_watch.find(w.wd);
+    if (it == by_watch.end() || it->second->ino != w.ino || it->second->dev != w.dev) {
+      return makeError(EBADMSG, "a buffer is still held (watch " + std::to_string(w.wd) + ", inode " + std::to_string(w.ino) +
+                                    ") that the stored state does not describe: its pages cannot be known");
+    }
+    alive[w.wd] = w;
+  }
+  // Take back the pages of every buffer still held; any failure undoes it all (the Buffers
+  // built so far give their pages back when `taken` goes).
+  std::vector<std::pair<const PersistedBuffer*, std::unique_ptr<Buffer>>> taken;
+  for (const PersistedBuffer& b : state->buffers) {
+    if (!alive.count(b.watch)) {
+      ++report.released;
+      continue;
+    }
+    const HeapEntry* heap = m.registry.find(b.heap);
+    if (heap == nullptr) return makeError(EINVAL, "a held buffer (inode " + std::to_string(b.ino) + ") is of heap '" + b.heap + "', which this service does not have");
+    auto memory = heap->heap->adopt(b.segments, b.size);
+    if (!memory) {
+      return makeError(memory.code(), "cannot take back the pages of held buffer inode " + std::to_string(b.ino) + " (" +
+                                          b.heap + ", " + std::to_string(b.size) + " bytes): " + memory.error().message());
+    }
+    Buffer::Options opts;
+    opts.heap_name = heap->name;
+    opts.map_error_errno = heap->heap->mapErrorErrno();
+    taken.emplace_back(&b, Buffer::adopt(std::move(memory.value()), b.size, m.registry.kernel(), opts, b.name, b.ino));
+  }
+  // Committed: from here nothing fails.
+  std::vector<int> wds;
+  for (auto& [p, buffer] : taken) {
+    LiveBuffer lb;
+    lb.buffer = std::move(buffer);
+    lb.file = FileId{p->dev, p->ino};
+    lb.client = p->client;
+    lb.owner_pid = p->owner_pid;
+    lb.owner_uid = p->owner_uid;
+    lb.owner_comm = p->owner_comm;
+    auto& use = m.uid_use[p->owner_uid];
+    use.buffers += 1;
+    use.bytes += p->size;
+    m.by_file[lb.file] = p->watch;
+    wds.push_back(p->watch);
+    m.buffers.emplace(p->watch, std::move(lb));
+  }
+  m.next_client_id = std::max(m.next_client_id, state->next_client_id);
+  m.buffers_freed = state->buffers_freed + report.released;
+  report.restored = taken.size();
+  ::epoll_ctl(m.epoll.get(), EPOLL_CTL_DEL, m.watcher.fd(), nullptr);
+  m.watcher = BufferWatcher::adopt(std::move(inotify), wds);
+  if (auto ok = m.addToEpoll(m.watcher.fd(), kTagWatcher, EPOLLIN); !ok) return ok.error();
+  m.slots.emplace(std::move(slots.value()));
+  m.store = std::move(store);
+  m.board = board;
+  if (m.store->connection() >= 0) (void)m.addToEpoll(m.store->connection(), kTagStore, EPOLLRDHUP);
+  for (int i = 0; i < 2; ++i) {
+    if (i == 0 ? had_a : had_b) continue;
+    if (auto ok = m.store->store(i == 0 ? "state-a" : "state-b", m.slots->fd(i)); !ok) {
+      report.warnings.push_back(ok.error().message());
+    }
+  }
+  if (auto ok = m.persist(); !ok) report.warnings.push_back(ok.error().message());
+  // Events queued while no service ran (and any since) are read on the first loop turn.
+  return report;
+}
 
 UniqueFd socketFromSystemd() {
   const char* pid = std::getenv("LISTEN_PID");

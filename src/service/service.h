@@ -32,6 +32,7 @@
 #include "heap/registry.h"
 #include "protocol/messages.h"
 #include "service/access.h"
+#include "service/fdstore.h"
 
 namespace dmaheap::service {
 
@@ -87,6 +88,32 @@ class Service {
   // Live buffers handed out and not yet released by every holder.
   size_t liveBuffers() const;
 
+  // Keeps what the service knows about its live buffers in `store` (the service manager's fd
+  // store, or the fallback's keeper) so that a restarted instance knows every buffer still held
+  // (docs/service-restart.md). Call before run() and before any allocation. `passed` are the
+  // fds an earlier run stored ("inotify", "state-a", "state-b"; others are closed and logged):
+  // the service continues on the stored inotify instance, and the heaps take back exactly the
+  // pages of every buffer still held; buffers released meanwhile are counted as freed. A fresh
+  // start stores the three fds (three FDSTORE messages); later allocations and releases rewrite
+  // the state memfds in place and send nothing. Refuses (and keeps nothing) with EBADMSG when no
+  // stored state can be trusted while a buffer is still held (with none held it starts empty,
+  // with a warning), or a held buffer is not in it, EINVAL when the board changed,
+  // EBUSY/EINVAL/EOPNOTSUPP when a heap cannot take a held buffer's pages back: the service must
+  // not start then, or it could hand out pages a holder still uses.
+  struct RestoreReport {
+    size_t restored = 0;        // buffers still held, taken back
+    size_t released = 0;        // buffers in the state whose holders were gone
+    bool fresh = true;          // nothing was stored before
+    std::vector<std::string> warnings;
+  };
+  Result<RestoreReport> keepState(std::unique_ptr<FdStore> store, std::vector<PassedFd> passed);
+  // For a store over a connection (the keeper): when it hangs up while the service runs, a new
+  // one from `reconnect` receives the inotify instance and both slots again.
+  void setStoreReconnect(std::function<Result<std::unique_ptr<FdStore>>()> reconnect);
+  // State records written and FDSTORE messages sent since keepState.
+  uint64_t stateWrites() const;
+  uint64_t storeMessages() const;
+
  private:
   struct Client;
   struct LiveBuffer;
@@ -98,5 +125,9 @@ class Service {
 // Socket activation: the listening socket systemd passed (LISTEN_PID is us, LISTEN_FDS >= 1,
 // fd 3), or an invalid UniqueFd. Clears the LISTEN_* variables as sd_listen_fds(1) does.
 UniqueFd socketFromSystemd();
+
+// The board as a restart state records it: kernel, page size, every heap's name, kind and size.
+// A restarted service with another board refuses the stored state (docs/service-restart.md).
+std::string boardFingerprint(const HeapRegistry& registry);
 
 }  // namespace dmaheap::service
