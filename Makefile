@@ -2,6 +2,8 @@
 #   make demo   installs what is missing (apt-get), builds, runs the showcase on the default board
 #   make test   the same set-up, then every test (unit, sanitizer run, corpus, fuzz, conformance)
 #   make deb    the Debian packages of debian/ into $(BUILD)/deb (scripts/build-deb.sh)
+#   make fuzz   a fuzzing campaign over every fuzz target (fuzz/campaign.sh, fuzz/README.md):
+#               FUZZ_SECONDS per target (default 600), FUZZ_JOBS targets at once (default 1)
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
@@ -16,7 +18,7 @@ ifeq ($(shell dpkg --print-architecture 2>/dev/null),amd64)
 PACKAGES += gcc-multilib
 endif
 
-.PHONY: all deps build asan test demo bench oracle oracle-shipped deb deb-test clean
+.PHONY: all deps build asan test demo bench oracle oracle-shipped deb deb-test fuzz clean
 
 all: build
 
@@ -59,6 +61,11 @@ deb:
 # The packages installed into a fresh Debian 12 root and used there (builds them when stale).
 deb-test:
 	@tests/deb-install.sh $(BUILD)
+
+FUZZ_SECONDS ?= 600
+FUZZ_JOBS    ?= 1
+fuzz: deps
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_JOBS=$(FUZZ_JOBS) fuzz/campaign.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz

@@ -1,6 +1,7 @@
 // libFuzzer targets for the text parsers of outside input, one binary per parser (chosen at build
-// time with -DDMAHEAP_FUZZ_<NAME>, see fuzz/run-text.sh): simulate workloads, kernel .config
-// files, the `cma=` command line and size arguments. A parser may only ever answer a value or an
+// time with -DDMAHEAP_FUZZ_<NAME>, see fuzz/targets.sh): simulate workloads, kernel .config
+// files, the `cma=` command line and size arguments, heap profiles (`--heaps FILE`, built into a
+// board), dmaheapd's access configuration (`--config FILE`). A parser may only ever answer a value or an
 // error with a message; a crash, hang, sanitizer report or an accepted value that breaks the
 // parser's documented invariants is a bug.
 #include <cstddef>
@@ -9,6 +10,9 @@
 #include <string_view>
 
 #include "base/kernel.h"
+#include "board/board.h"
+#include "heaps/heap_profile.h"
+#include "service/access.h"
 #include "base/size.h"
 #include "devicetree/plan.h"
 #include "simulate/workload.h"
@@ -48,8 +52,50 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto sz = parseSize(text);
   if (!sz) check(sz.code() == EINVAL || sz.code() == ERANGE);
   (void)memparse(text);
+#elif defined(DMAHEAP_FUZZ_HEAPS)
+  auto specs = parseHeapProfile(text, "fuzz");
+  if (!specs) {
+    check(specs.code() == EINVAL && !specs.error().message().empty());
+    return 0;
+  }
+  // What parses is built into a board with every kind of region a profile can name: the default
+  // CMA area, a device-tree CMA area and a no-map carve-out (examples/carveout-heap.dts).
+  static const dt::BoardPlan plan = [] {
+    dt::BoardPlan p = dt::planDefaultBoard(Kernel{}, "cma=64M");
+    dt::ReservedRegion r;
+    r.name = "vendor-carveout@70000000";
+    r.path = "/reserved-memory/" + r.name;
+    r.base = 0x70000000;
+    r.size = 64ull << 20;
+    r.no_map = true;
+    r.removed_from_memory = true;
+    p.regions.push_back(r);
+    p.reserved.push_back({r.base, r.size});
+    return p;
+  }();
+  auto board = buildBoard(plan, *specs);
+  if (board) {
+    check((*board)->heaps.size() >= specs->size());
+    for (const auto& h : (*board)->heaps) check(!h.name.empty());
+  } else {
+    check(!board.error().message().empty());
+  }
+#elif defined(DMAHEAP_FUZZ_ACCESS)
+  auto config = service::AccessConfig::parse(text);
+  if (config) {
+    for (const auto& [name, a] : config->heaps) check(a.mode <= 07777 && !name.empty());
+    service::PeerCredentials who;
+    who.uid = 1000;
+    who.gid = 1000;
+    for (const auto& [name, a] : config->heaps) {
+      const auto ok = config->checkOpen(name, who);
+      check(ok || ok.code() == EACCES);
+    }
+  } else {
+    check(config.code() == EINVAL && !config.error().message().empty());
+  }
 #else
-#error "build with -DDMAHEAP_FUZZ_WORKLOAD, _KCONFIG or _CMDLINE"
+#error "build with -DDMAHEAP_FUZZ_WORKLOAD, _KCONFIG, _CMDLINE, _HEAPS or _ACCESS"
 #endif
   return 0;
 }

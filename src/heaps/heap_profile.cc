@@ -43,7 +43,7 @@ Result<std::vector<HeapSpec>> parseHeapProfile(std::string_view json_text, const
   nlohmann::json doc;
   try {
     doc = nlohmann::json::parse(json_text.begin(), json_text.end());
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, and out_of_range for a number too big
     return bad(origin, std::string("not valid JSON: ") + e.what());
   }
   if (!doc.is_object()) return bad(origin, "must be a JSON object {\"heaps\": [...]}");

@@ -110,8 +110,30 @@ Result<AccessConfig> AccessConfig::parse(std::string_view text) {
         if (!uid) return bad("unknown user '" + w[1] + "'");
         c.quotas[*uid] = *bytes;
       }
+    } else if (w[0] == "limit") {
+      if (w.size() != 4) return bad("expected 'limit USER|UID|* connections|requests|buffers COUNT'");
+      size_t count = 0;
+      auto [end, ec] = std::from_chars(w[3].data(), w[3].data() + w[3].size(), count, 10);
+      if (ec != std::errc() || end != w[3].data() + w[3].size() || count == 0) {
+        return bad("a limit must be a positive count, got '" + w[3] + "'");
+      }
+      UidLimits* l = &c.default_limits;
+      if (w[1] != "*") {
+        auto uid = lookupUser(w[1]);
+        if (!uid) return bad("unknown user '" + w[1] + "'");
+        l = &c.limits[*uid];
+      }
+      if (w[2] == "connections") {
+        l->connections = count;
+      } else if (w[2] == "requests") {
+        l->requests = count;
+      } else if (w[2] == "buffers") {
+        l->buffers = count;
+      } else {
+        return bad("unknown limit '" + w[2] + "' (connections, requests, buffers)");
+      }
     } else {
-      return bad("unknown directive '" + w[0] + "' (heap, quota)");
+      return bad("unknown directive '" + w[0] + "' (heap, quota, limit)");
     }
   }
   return c;
@@ -139,6 +161,16 @@ std::optional<uint64_t> AccessConfig::quotaFor(uint32_t uid) const {
   auto it = quotas.find(uid);
   if (it != quotas.end()) return it->second;
   return default_quota;
+}
+
+UidLimits AccessConfig::limitsFor(uint32_t uid) const {
+  UidLimits l = default_limits;
+  if (auto it = limits.find(uid); it != limits.end()) {
+    if (it->second.connections) l.connections = it->second.connections;
+    if (it->second.requests) l.requests = it->second.requests;
+    if (it->second.buffers) l.buffers = it->second.buffers;
+  }
+  return l;
 }
 
 Status AccessConfig::checkOpen(const std::string& heap, const PeerCredentials& who) const {

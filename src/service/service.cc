@@ -127,6 +127,7 @@ struct Service::Impl {
   };
   std::map<uint32_t, UidUse> uid_use;
   std::map<uint32_t, size_t> connections_of_uid;       // open connections per peer uid
+  std::map<uint32_t, size_t> replies_of_uid;           // queued replies not yet sent, per peer uid
   std::set<std::pair<uint32_t, int>> refusals_logged;  // (uid, errno) refusals already logged
   uint64_t buffers_freed = 0;
   Clock::time_point started = Clock::now();
@@ -265,9 +266,10 @@ struct Service::Impl {
                std::to_string(options.max_clients) + " clients are connected, the service's limit (max_clients)");
         continue;
       }
-      if (connections_of_uid[c->creds.uid] >= options.max_clients_per_uid) {
+      const size_t per_uid = options.access.limitsFor(c->creds.uid).connections.value_or(options.max_clients_per_uid);
+      if (connections_of_uid[c->creds.uid] >= per_uid) {
         refuse(sock, c->creds, EUSERS,
-               "uid " + std::to_string(c->creds.uid) + " has " + std::to_string(options.max_clients_per_uid) +
+               "uid " + std::to_string(c->creds.uid) + " has " + std::to_string(per_uid) +
                    " connections open, the limit per user (max_clients_per_uid)");
         continue;
       }
@@ -311,6 +313,9 @@ struct Service::Impl {
     if (auto n = connections_of_uid.find(uid); n != connections_of_uid.end() && --n->second == 0) {
       connections_of_uid.erase(n);
     }
+    if (auto r = replies_of_uid.find(uid); r != replies_of_uid.end() && (r->second -= it->second->out.size()) == 0) {
+      replies_of_uid.erase(r);
+    }
     // A closed connection frees a slot under both limits: this uid's and the overall one.
     std::erase_if(refusals_logged, [uid](const auto& r) { return r.first == uid || r.second == EMFILE; });
     // Unsent replies close their fds here; those buffers are freed through the watcher.
@@ -332,6 +337,7 @@ struct Service::Impl {
   void queue(Client& c, std::vector<uint8_t> bytes, UniqueFd fd = UniqueFd()) {
     c.out_bytes += bytes.size();
     c.out.push_back(Client::Out{std::move(bytes), 0, std::move(fd)});
+    replies_of_uid[c.creds.uid] += 1;
   }
 
   // Sends what the socket takes. False if the client had to be closed.
@@ -350,7 +356,10 @@ struct Service::Impl {
       if (o.offset == 0) o.fd.reset();  // in flight now; the receiver holds it
       o.offset += *n;
       c.out_bytes -= *n;
-      if (o.offset == o.bytes.size()) c.out.pop_front();
+      if (o.offset == o.bytes.size()) {
+        c.out.pop_front();
+        if (auto r = replies_of_uid.find(c.creds.uid); r != replies_of_uid.end() && --r->second == 0) replies_of_uid.erase(r);
+      }
     }
     if (c.out.empty()) {
       c.stall_since = {};
@@ -452,6 +461,18 @@ struct Service::Impl {
       protocolViolation(c, request.error());
       return;
     }
+    // Requests in flight per uid: past the limit, answered without being done (the fd that came
+    // with it is closed on return, as every fd is).
+    const size_t in_flight = replies_of_uid.count(c.creds.uid) ? replies_of_uid[c.creds.uid] : 0;
+    const size_t max_requests = options.access.limitsFor(c.creds.uid).requests.value_or(options.max_requests_per_uid);
+    if (in_flight >= max_requests) {
+      queue(c, proto::encodeReply(f.header.id, type,
+                                  refuse(c, "requests", makeError(EBUSY, "uid " + std::to_string(c.creds.uid) + " has " +
+                                                                             std::to_string(max_requests) +
+                                                                             " requests in flight, the limit per user "
+                                                                             "(max_requests_per_uid): read the replies first"))));
+      return;
+    }
     UniqueFd reply_fd;
     Reply reply = std::visit([&](auto& r) { return handle(c, r, fd, reply_fd); }, *request);
     queue(c, proto::encodeReply(f.header.id, type, reply), std::move(reply_fd));
@@ -520,6 +541,12 @@ struct Service::Impl {
                                             " bytes of its " + std::to_string(*quota) + "-byte quota; " +
                                             std::to_string(len) + " more do not fit"));
       }
+    }
+    const size_t max_buffers = options.access.limitsFor(c.creds.uid).buffers.value_or(options.max_buffers_per_uid);
+    if (const size_t held = uid_use.count(c.creds.uid) ? uid_use[c.creds.uid].buffers : 0; held >= max_buffers) {
+      return refuse(c, "buffers",
+                    makeError(ENOBUFS, "uid " + std::to_string(c.creds.uid) + " holds " + std::to_string(held) +
+                                           " buffers, the limit per user (max_buffers_per_uid)"));
     }
     auto buffer = registry.allocate(*heap, request.value());
     if (!buffer) {
@@ -707,6 +734,9 @@ struct Service::Impl {
           Client& c = *it->second;
           if ((ev & EPOLLOUT) && !flush(c)) continue;
           if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) {
+            // Whole requests still buffered are handled (the backlog below) before more is read,
+            // so a client that sends faster than it is served does not grow its input buffer.
+            if (c.in.hasFrame() && !(ev & (EPOLLHUP | EPOLLERR))) continue;
             if (c.closing || c.out.size() >= options.max_pending_replies) {
               // Not reading it now; a hang-up (or a peer that will send nothing more, which
               // level-triggered epoll would report forever) ends it.

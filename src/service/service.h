@@ -48,6 +48,14 @@ struct ServiceOptions {
   // ServiceClient call then fails with that errno and message.
   size_t max_clients = 1024;
   size_t max_clients_per_uid = 64;
+  // What one uid may have at once besides connections, so that one user cannot starve another
+  // (an access-config `limit` line overrides them per uid; bytes are the config's `quota`,
+  // EDQUOT): requests in flight — replies queued for its connections and not yet taken by them —
+  // and buffers held (each costs the service an inotify watch, a budget all users share). A
+  // request past either is refused with its own errno and a message naming the limit: EBUSY
+  // (max_requests_per_uid), ENOBUFS (max_buffers_per_uid); the connection goes on.
+  size_t max_requests_per_uid = 256;
+  size_t max_buffers_per_uid = 4096;
   // Unsent replies after which the client's requests are no longer read.
   size_t max_pending_replies = 64;
   // Unsent reply bytes after which the client is disconnected.
