@@ -65,16 +65,8 @@ rm -rf "$work"
 mkdir -p "$root"
 tar -C "$root" --numeric-owner -xzf "$tarball"
 cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
-# The root is a mount of its own, as "/" is on a real machine: then the tests that make their
-# own private mount namespace (chroot-run, deb-install) work inside it as they do on a host.
-# (`dmaheap run` where "/" is not a mount point is what the chroot-run suite checks.)
-mount --bind "$root" "$root"
 for d in proc sys dev; do mount --rbind "/$d" "$root/$d"; done
 mount --bind "$debs" "$root/var/cache/apt/archives"
-# The download cache (the minbase tarball and apt's .debs) is shared with the root, so the
-# package install test in its make test unpacks the same tarball instead of a second debootstrap.
-mkdir -p "$root/root/.cache/dmaheap"
-mount --bind "$cache" "$root/root/.cache/dmaheap"
 git clone -q "$repo" "$root/root/dmaheap"
 git -C "$root/root/dmaheap" checkout -q "$head"
 

@@ -18,10 +18,9 @@ for f in dmaheap dmaheap-conformance-static; do
 done
 
 if [[ ${CHROOT_RUN_INNER:-} != 1 ]]; then
-  # Inside a plain chroot ("/" not a mount point; scripts/fresh-root-test.sh makes its root a
-  # mount for this reason) this script cannot make its own namespace private, so its test
-  # mounts could reach the host: it does not run them. `dmaheap run` in that very chroot is
-  # what the conformance suite runs there.
+  # Inside a plain chroot ("/" not a mount point, as in scripts/fresh-root-test.sh) this script
+  # cannot make its own namespace private, so its test mounts could reach the host: it does not
+  # run them. `dmaheap run` in that very chroot is what the conformance suite runs there.
   if [[ $(id -u) -eq 0 ]] && ! unshare --mount --propagation private true 2>/dev/null; then
     echo "chroot-run: this make test itself runs in a plain chroot ('/' is not a mount point), where the"
     echo "chroot-run: test cannot keep its own mounts from the host; not run here. The conformance suite runs"

@@ -10,8 +10,8 @@ build=$(realpath "${1:-build}")
 # nested root's mounts from the host, so it does not run there, and says so.
 if [[ $(id -u) -eq 0 ]] && ! unshare --mount --propagation private true 2>/dev/null; then
   echo "deb-install: this make test runs in a plain chroot ('/' is not a mount point), where the nested"
-  echo "deb-install: root's mounts could reach the host; not run here (scripts/fresh-root-test.sh makes"
-  echo "deb-install: its root a mount point, so it runs there)."
+  echo "deb-install: root's mounts could reach the host; not run here. scripts/fresh-root-test.sh is such a"
+  echo "deb-install: chroot: the host's make test, which runs before it in CI, runs this group."
   exit 0
 fi
 exec tests/deb-install.sh "$build"
