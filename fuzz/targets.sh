@@ -78,7 +78,9 @@ fuzz_tree_seeds() {
         fuzz_service_piece 5 "$f" >"$dir/$(basename "$f")-fd"
       done
       for f in "$frames"/*; do case $(basename "$f") in r-*) ;; *) fuzz_service_piece 16 "$f" ;; esac; done >"$dir/all"
-      rm -rf "$frames" ;;
+      rm -rf "$frames"
+      # Every input a campaign saved stays a seed, so the capped pass replays it.
+      cp fuzz/crashes/service/* "$dir/" 2>/dev/null || true ;;
     workload) cp examples/simulate/*.json "$dir/" ;;
     kconfig)
       for f in tests/oracle-golden/kernels/*.config oracle/kconfig/*.config; do

@@ -22,23 +22,40 @@ using testing::waitFor;
 
 constexpr uid_t kUserA = 1000;
 
-// Runs `body` in a child as uid/gid kUserA; its return value is the child's exit status.
-pid_t asUserA(const std::function<int()>& body) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    if (setresgid(kUserA, kUserA, kUserA) != 0 || setgroups(0, nullptr) != 0 || setresuid(kUserA, kUserA, kUserA) != 0) {
-      _exit(100);
+// A child running `body` as uid/gid kUserA; its return value is the child's exit status. If the
+// test returns before waiting for it (a failed assertion), the child is killed and reaped, so a
+// child blocked on a pipe can never outlive the test (and keep ctest waiting on its output).
+class UserA {
+ public:
+  explicit UserA(const std::function<int()>& body) : pid_(fork()) {
+    if (pid_ == 0) {
+      if (setresgid(kUserA, kUserA, kUserA) != 0 || setgroups(0, nullptr) != 0 || setresuid(kUserA, kUserA, kUserA) != 0) {
+        _exit(100);
+      }
+      _exit(body());
     }
-    _exit(body());
   }
-  return pid;
-}
+  ~UserA() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+  UserA(const UserA&) = delete;
+  UserA& operator=(const UserA&) = delete;
+  int exitStatus() {
+    if (pid_ <= 0) return status_;
+    int st = 0;
+    waitpid(pid_, &st, 0);
+    pid_ = -1;
+    status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    return status_;
+  }
 
-int exitStatus(pid_t pid) {
-  int st = 0;
-  waitpid(pid, &st, 0);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
+ private:
+  pid_t pid_;
+  int status_ = -1;
+};
 
 struct Pipe {
   int fd[2] = {-1, -1};
@@ -48,7 +65,8 @@ struct Pipe {
     close(fd[1]);
   }
   void signal() const { EXPECT_EQ(write(fd[1], "x", 1), 1); }
-  // The reading side's copy of the write end: closed, so a child that exits early is an EOF.
+  // The reading side's copy of the write end: closed, so a writer that exits early is an EOF
+  // (each side closes it for the pipes it reads: the child's copy too).
   void closeWrite() {
     close(fd[1]);
     fd[1] = -1;
@@ -66,16 +84,15 @@ std::unique_ptr<ServiceProcess> sharedService(const service::ServiceOptions& o) 
   return svc;
 }
 
-// Not yet verified: under the session's load the first run did not finish (a hang or a slow
-// child not yet diagnosed), so it is disabled until it is (fuzz/campaign-log.md).
-TEST(UidLimits, DISABLED_BuffersHeldArePerUid) {
+TEST(UidLimits, BuffersHeldArePerUid) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root to act as another uid";
   service::ServiceOptions o;
   o.max_buffers_per_uid = 3;
   auto svc = sharedService(o);
   const std::string path = svc->path();
   Pipe at_limit, go;
-  const pid_t a = asUserA([&] {
+  UserA a([&] {
+    go.closeWrite();  // its copy: a test that returns early is an EOF here, not a wait forever
     auto c = proto::ServiceClient::connect(path);
     if (!c) return 10;
     std::vector<proto::ServiceBuffer> held;
@@ -99,7 +116,7 @@ TEST(UidLimits, DISABLED_BuffersHeldArePerUid) {
     return 16;
   });
   at_limit.closeWrite();
-  ASSERT_TRUE(at_limit.wait()) << "uid 1000 exited with " << exitStatus(a);
+  ASSERT_TRUE(at_limit.wait()) << "uid 1000 exited with " << a.exitStatus();
   // uid 0 is another user: it gets its own three while uid 1000 is at its limit.
   auto root = svc->connect();
   std::vector<proto::ServiceBuffer> mine;
@@ -109,7 +126,7 @@ TEST(UidLimits, DISABLED_BuffersHeldArePerUid) {
     mine.push_back(std::move(b.value()));
   }
   go.signal();
-  EXPECT_EQ(exitStatus(a), 0);
+  EXPECT_EQ(a.exitStatus(), 0);
 }
 
 TEST(UidLimits, BytesHeldArePerUid) {
@@ -119,7 +136,8 @@ TEST(UidLimits, BytesHeldArePerUid) {
   auto svc = sharedService(o);
   const std::string path = svc->path();
   Pipe at_limit, go;
-  const pid_t a = asUserA([&] {
+  UserA a([&] {
+    go.closeWrite();  // its copy: a test that returns early is an EOF here, not a wait forever
     auto c = proto::ServiceClient::connect(path);
     if (!c) return 10;
     auto b = c->allocate("system", 64 * 1024);
@@ -131,20 +149,18 @@ TEST(UidLimits, BytesHeldArePerUid) {
     return go.wait() ? 0 : 14;
   });
   at_limit.closeWrite();
-  ASSERT_TRUE(at_limit.wait()) << "uid 1000 exited with " << exitStatus(a);
+  ASSERT_TRUE(at_limit.wait()) << "uid 1000 exited with " << a.exitStatus();
   auto root = svc->connect();
   auto big = root.allocate("system", 4 * kMiB);
   EXPECT_TRUE(big.ok()) << big.error().message();
   go.signal();
-  EXPECT_EQ(exitStatus(a), 0);
+  EXPECT_EQ(a.exitStatus(), 0);
 }
 
 // uid 1000 pipelines 2,000 requests without reading a reply: once 4 replies wait for it in the
 // service (its socket full), its further requests are answered EBUSY instead of being done, and
 // uid 0 is served meanwhile. When it reads, every request has had exactly one answer, in order.
-// Not yet verified: under the session's load the first run did not finish (a hang or a slow
-// child not yet diagnosed), so it is disabled until it is (fuzz/campaign-log.md).
-TEST(UidLimits, DISABLED_RequestsInFlightArePerUid) {
+TEST(UidLimits, RequestsInFlightArePerUid) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root to act as another uid";
   service::ServiceOptions o;
   o.max_requests_per_uid = 4;
@@ -152,7 +168,8 @@ TEST(UidLimits, DISABLED_RequestsInFlightArePerUid) {
   const std::string path = svc->path();
   constexpr uint32_t kRequests = 2000;
   Pipe sent, go;
-  const pid_t a = asUserA([&] {
+  UserA a([&] {
+    go.closeWrite();  // its copy: a test that returns early is an EOF here, not a wait forever
     auto sock = proto::connectUnix(path);
     if (!sock) return 10;
     std::vector<uint8_t> all;
@@ -191,7 +208,7 @@ TEST(UidLimits, DISABLED_RequestsInFlightArePerUid) {
     return busy > 0 ? 0 : 19;
   });
   sent.closeWrite();
-  ASSERT_TRUE(sent.wait()) << "uid 1000 exited with " << exitStatus(a);
+  ASSERT_TRUE(sent.wait()) << "uid 1000 exited with " << a.exitStatus();
   ASSERT_TRUE(waitFor([&] { return svc->log().find("EBUSY: uid 1000 has 4 requests in flight") != std::string::npos; }))
       << svc->log();
   auto root = svc->connect();
@@ -199,7 +216,7 @@ TEST(UidLimits, DISABLED_RequestsInFlightArePerUid) {
   EXPECT_TRUE(b.ok()) << b.error().message();
   EXPECT_TRUE(root.stats(false).ok());
   go.signal();
-  EXPECT_EQ(exitStatus(a), 0);
+  EXPECT_EQ(a.exitStatus(), 0);
   // Logged once for that connection, however many were refused.
   const std::string log = svc->log();
   size_t n = 0;
@@ -247,6 +264,9 @@ size_t openFdsOf(pid_t pid) {
   for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) ++n;
   return n;
 }
+
+// This process's open fds (the listing's own not counted).
+size_t ownOpenFds() { return openFdsOf(getpid()) - 1; }
 
 // Sends `bytes` with `count` fds of /dev/null in one message.
 bool sendWithNullFds(int sock, const std::vector<uint8_t>& bytes, size_t count) {
@@ -297,16 +317,21 @@ std::vector<uint8_t> withFdCount(std::vector<uint8_t> frame, uint8_t fds) {
   return frame;
 }
 
-// Not yet verified: under the session's load the first run did not finish (a hang or a slow
-// child not yet diagnosed), so it is disabled until it is (fuzz/campaign-log.md).
-TEST(HostileFds, DISABLED_AreClosedAtOnceAndNeverAccumulate) {
+// The figure is exact: the service process has the fds it inherited from this one (the std
+// streams and whatever the test runner left open) plus its own six with one client connected.
+TEST(HostileFds, AreClosedAtOnceAndNeverAccumulate) {
+  const size_t inherited = ownOpenFds();
   ServiceProcess svc;
   auto good = svc.connect();
   auto held = good.allocate("system", 4096);
   ASSERT_TRUE(held.ok());
-  // The service's fds with one client connected: listener, epoll, inotify, eventfd, signalfd,
-  // log and std streams, the client's socket.
+  // The buffer's fd leaves with the reply and the service closes its copy right after the send
+  // returns, which may be after the reply is already here: a second round trip is after it.
+  ASSERT_TRUE(good.listHeaps().ok());
+  // Its own: inotify, listener, epoll, eventfd, signalfd, and the client's socket (the log file
+  // is opened per line and closed).
   const size_t baseline = openFdsOf(svc.pid());
+  ASSERT_EQ(baseline, inherited + 6);
 
   // Messages that take no fd, sent with fds, each closing its connection: a hello with an fd no
   // header announced, a hello announcing one (it carries none), a listing with 200 fds (more
@@ -373,8 +398,10 @@ TEST(HostileFds, DISABLED_AreClosedAtOnceAndNeverAccumulate) {
     ASSERT_TRUE(good.listHeaps().ok());
   }
   EXPECT_TRUE(received.empty());
-  s.reset();
-  ASSERT_TRUE(waitFor([&] { return openFdsOf(svc.pid()) == baseline; }));
+  // Hung up: once the service has closed the socket, it holds nothing of that connection.
+  ASSERT_EQ(::shutdown(s.get(), SHUT_WR), 0);
+  EXPECT_TRUE(errnosUntilClosed(s.get()).empty());
+  EXPECT_EQ(openFdsOf(svc.pid()), baseline);
   auto b = good.allocate("system", 4096);
   EXPECT_TRUE(b.ok());
 }

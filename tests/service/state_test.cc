@@ -8,6 +8,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <filesystem>
+#include <thread>
+
 #include "service/state.h"
 #include "service_fixture.h"
 
@@ -339,7 +342,7 @@ TEST(KeepState, RefusesAHeldBufferTheStateDoesNotDescribe) {
 
 // The state an earlier run left for a held memfd at a given CMA placement.
 struct Earlier {
-  explicit Earlier(const TestBoard& b, Segment seg) {
+  explicit Earlier(const TestBoard& b, Segment seg, uint32_t owner_uid = 0) {
     inotify.reset(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
     memfd.reset(::memfd_create("dmabuf", MFD_CLOEXEC));
     struct stat st {};
@@ -356,6 +359,7 @@ struct Earlier {
     p.size = seg.size;
     p.segments = {seg};
     p.name = "kept";
+    p.owner_uid = owner_uid;
     state.buffers.push_back(p);
     if (!s->write(state).ok()) std::abort();
     a.reset(::dup(s->fd(0)));
@@ -391,6 +395,58 @@ TEST(KeepState, TakesBackAHeldBufferAndNothingMore) {
   ASSERT_EQ(s.buffers.size(), 1u);
   EXPECT_EQ(s.buffers[0].buffer.name, "kept");
   EXPECT_EQ(s.buffers[0].buffer.segments[0].base, area + (16 << 20));
+}
+
+// A buffer taken back after a restart is still its uid's: it counts toward that uid's buffer
+// limit and byte quota exactly as before the restart (docs/service-restart.md), until its last
+// holder lets go.
+TEST(KeepState, TakenBackBuffersCountTowardTheirUidsLimits) {
+  TestBoard b;
+  const uint32_t me = ::geteuid();
+  Earlier earlier(b, {testing::kRamBase + 256 * kMiB, 1 << 20}, me);
+  ServiceOptions o;
+  o.max_buffers_per_uid = 1;
+  o.access.quotas[me] = 2 << 20;
+  o.log = [](const std::string&) {};
+  auto svc = Service::create(*b.board->registry, o);
+  ASSERT_TRUE(svc.ok());
+  RecordingStore rec;
+  auto r = (*svc)->keepState(std::move(rec.store), earlier.passed());
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  ASSERT_EQ(r->restored, 1u);
+  const auto s = (*svc)->stats(false);
+  ASSERT_EQ(s.uids.size(), 1u);
+  EXPECT_EQ(s.uids[0].uid, me);
+  EXPECT_EQ(s.uids[0].buffers, 1u);
+  EXPECT_EQ(s.uids[0].bytes, 1u << 20);
+
+  char tmpl[] = "/tmp/dmaheapd-keep-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl, path = dir + "/sock";
+  ASSERT_TRUE((*svc)->listen(path).ok());
+  std::thread loop([&] { (void)(*svc)->run(); });
+  {
+    auto c = proto::ServiceClient::connect(path, "test");
+    ASSERT_TRUE(c.ok()) << c.error().message();
+    auto over_count = c->allocate("system", 4096);
+    EXPECT_EQ(over_count.code(), ENOBUFS);
+    if (!over_count) {
+      EXPECT_EQ(over_count.error().message(),
+                "uid " + std::to_string(me) + " holds 1 buffers, the limit per user (max_buffers_per_uid)");
+    }
+    auto over_bytes = c->allocate("system", 2 << 20);
+    EXPECT_EQ(over_bytes.code(), EDQUOT);
+    if (!over_bytes) {
+      EXPECT_EQ(over_bytes.error().message(),
+                "uid " + std::to_string(me) + " holds 1048576 bytes of its 2097152-byte quota; 2097152 more do not fit");
+    }
+    earlier.memfd.reset();  // its last holder lets go: the uid has room for one again
+    auto again = c->allocate("system", 4096);
+    EXPECT_TRUE(again.ok()) << again.error().message();
+  }
+  (*svc)->stop();
+  loop.join();
+  std::filesystem::remove_all(dir);
 }
 
 TEST(KeepState, ABufferReleasedMeanwhileIsNotTakenBack) {

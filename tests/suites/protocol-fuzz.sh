@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Bounded run of the dmaheapd protocol fuzz target (fuzz/run-protocol.sh), part of make test.
+# Bounded runs of the dmaheapd protocol and service fuzz targets (fuzz/run-protocol.sh), part of
+# make test.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 exec fuzz/run-protocol.sh "${PROTOCOL_FUZZ_SECONDS:-120}"
