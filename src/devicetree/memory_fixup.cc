@@ -191,18 +191,22 @@ DramBase socDramBase(const Fdt& fdt) {
   return {kGenericDramBase, "generic arm64, as QEMU virt (no SoC of the table in the root's compatible)"};
 }
 
+MemorySource treeMemorySource(const Fdt& fdt) {
+  MemorySource src;
+  for (int c : fdt.children(fdt.root()))
+    if (isMemoryNode(fdt, c)) src.nodes.push_back(fdt.path(c));
+  src.detail = "the tree's own memory node(s)";
+  return src;
+}
+
 Result<FixedTree> applyMemoryFixup(const Fdt& fdt, const MemoryFixup& fixup) {
+  if (!fixup.any()) return FixedTree{fdt, treeMemorySource(fdt)};
   MemorySource src;
   const uint32_t ac = rootCells(fdt, "#address-cells");
   const uint32_t sc = rootCells(fdt, "#size-cells");
   std::vector<int> mem;
   for (int c : fdt.children(fdt.root()))
     if (isMemoryNode(fdt, c)) mem.push_back(c);
-  if (!fixup.any()) {
-    for (int n : mem) src.nodes.push_back(fdt.path(n));
-    src.detail = "the tree's own memory node(s)";
-    return FixedTree{fdt, src};
-  }
   Editor ed(fdt);
   if (!ed.ok()) return makeError(EINVAL, "--memory: the device tree cannot be edited");
 

@@ -47,6 +47,8 @@ struct FixedTree {
   Fdt fdt;
   MemorySource source;
 };
+// Where the tree's own /memory comes from, with no fix-up (no copy of the tree is made).
+MemorySource treeMemorySource(const Fdt& fdt);
 // Applies `fixup` to a copy of `fdt`. With nothing to do the copy is unchanged and the source
 // says "tree". EINVAL when a bank does not fit the root's #address-cells/#size-cells.
 Result<FixedTree> applyMemoryFixup(const Fdt& fdt, const MemoryFixup& fixup);

@@ -127,7 +127,7 @@ CmaCmdline parseCmaCmdline(std::string_view cmdline) {
 
 BoardPlan planFromFdt(const Fdt& fdt, const Kernel& kernel, std::string_view cmdline) {
   BoardPlan plan = replay(&fdt, kernel, cmdline);
-  plan.memory_origin = applyMemoryFixup(fdt, MemoryFixup{}).value().source;  // nothing to apply: never fails
+  plan.memory_origin = treeMemorySource(fdt);
   return plan;
 }
 

@@ -11,22 +11,36 @@
 
 namespace dmaheap::proto {
 
+void attachFd(msghdr& msg, OneFdControl& control, int fd) {
+  std::memset(control.bytes, 0, sizeof control.bytes);
+  msg.msg_control = control.bytes;
+  msg.msg_controllen = sizeof control.bytes;
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
+}
+
+void takeFds(msghdr& msg, std::vector<UniqueFd>& fds) {
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    const size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < count; ++i) {
+      int fd;
+      std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+      fds.emplace_back(fd);
+    }
+  }
+}
+
 Result<size_t> sendWithFd(int sock, std::span<const uint8_t> bytes, int fd, bool nonblocking) {
   iovec iov{const_cast<uint8_t*>(bytes.data()), bytes.size()};
   msghdr msg{};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-  if (fd >= 0) {
-    std::memset(control, 0, sizeof control);
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  }
+  OneFdControl control;
+  if (fd >= 0) attachFd(msg, control, fd);
   const int flags = MSG_NOSIGNAL | (nonblocking ? MSG_DONTWAIT : 0);
   for (;;) {
     const ssize_t n = ::sendmsg(sock, &msg, flags);
@@ -52,15 +66,7 @@ Result<size_t> receiveWithFds(int sock, std::span<uint8_t> buffer, std::vector<U
     if (errno == EINTR) continue;
     return makeError(errno, std::string("recvmsg: ") + std::strerror(errno));
   }
-  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    const size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t i = 0; i < count; ++i) {
-      int fd;
-      std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-      fds.emplace_back(fd);
-    }
-  }
+  takeFds(msg, fds);
   if (msg.msg_flags & MSG_CTRUNC) return makeError(EPROTO, "more fds than one message may carry");
   return static_cast<size_t>(n);
 }

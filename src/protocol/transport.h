@@ -3,6 +3,8 @@
 // the frame's first byte, which is how the receiver knows which frame it belongs to.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -17,6 +19,17 @@ namespace dmaheap::proto {
 // Most fds one recvmsg accepts; more is a protocol violation (the kernel drops the excess and
 // reports MSG_CTRUNC, so we notice).
 inline constexpr size_t kMaxFdsPerReceive = 4;
+
+// The control data of a message that carries one fd; attachFd fills it and points `msg` at it,
+// so it must live as long as `msg` is used.
+struct OneFdControl {
+  alignas(cmsghdr) char bytes[CMSG_SPACE(sizeof(int))];
+};
+void attachFd(msghdr& msg, OneFdControl& control, int fd);
+
+// Every fd a received message carried (SCM_RIGHTS, in order), appended to `fds`, which now owns
+// them: the caller closes what it does not want simply by dropping them.
+void takeFds(msghdr& msg, std::vector<UniqueFd>& fds);
 
 // sendmsg of `bytes` with `fd` (if >= 0) as SCM_RIGHTS, MSG_NOSIGNAL. Returns the bytes sent,
 // which may be fewer than asked on a non-blocking socket (the fd went with the first byte).

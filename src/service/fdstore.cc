@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "protocol/transport.h"
+
 namespace dmaheap::service {
 
 std::vector<std::string> splitFdNames(const std::string& names) {
@@ -81,16 +83,8 @@ Status FdStore::send(const std::string& text, int fd) {
   }
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  if (fd >= 0) {
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  }
+  proto::OneFdControl control;
+  if (fd >= 0) proto::attachFd(msg, control, fd);
   for (;;) {
     if (::sendmsg(sock_.get(), &msg, MSG_NOSIGNAL) >= 0) break;
     if (errno == EINTR) continue;

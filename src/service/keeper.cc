@@ -15,6 +15,8 @@
 #include <cstring>
 #include <fstream>
 
+#include "protocol/transport.h"
+
 namespace dmaheap::service {
 namespace {
 
@@ -46,15 +48,7 @@ Result<std::string> receive(int sock, std::vector<UniqueFd>& fds) {
     n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
   } while (n < 0 && errno == EINTR);
   if (n < 0) return makeError(errno, std::string("recvmsg: ") + std::strerror(errno));
-  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    const size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t i = 0; i < count; ++i) {
-      int fd;
-      std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-      fds.emplace_back(fd);
-    }
-  }
+  proto::takeFds(msg, fds);
   if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) return makeError(EMSGSIZE, "a message or its fds were cut short");
   return std::string(text, static_cast<size_t>(n));
 }

@@ -103,7 +103,7 @@ TEST(Cli, TreeListsVisibleOptionsWithGroupsAndWords) {
   std::vector<std::string> names;
   for (const auto& o : go["options"]) names.push_back(o["names"].back());
   EXPECT_EQ(names, (std::vector<std::string>{"--help", "--count", "--json", "--dtb", "--kernel", "--kernel-config",
-                                             "--cmdline", "--profile", "--heaps"}));
+                                             "--cmdline", "--profile", "--heaps", "--memory", "--memory-size"}));
   for (const auto& o : go["options"]) {
     if (o["names"].back() == "--profile") {
       EXPECT_EQ(o["group"], kBoardGroup);
