@@ -23,11 +23,12 @@ apt_state() {
     apt_ready=1
 }
 
-# download PKG[=VERSION] into $work/debs unless a matching .deb is there; print its path.
+# download PKG[=VERSION] (or PKG/SUITE) into $work/debs unless a matching .deb is there; print its path.
 # A pinned version that the archive no longer has falls back to the current candidate.
 fetch_deb() {
     local spec=$1 name=${1%%=*} deb
     name=${name%%:*}
+    name=${name%%/*}
     deb=$(ls "$work/debs/${name}_"*.deb 2>/dev/null | head -1 || true)
     if [ -z "$deb" ]; then
         apt_state
@@ -65,4 +66,25 @@ debian_kernel() { # ID SUITE
     cp "$work/x-$id"/boot/vmlinuz-* "$dest/Image"
     cp "$work/x-$id"/boot/config-* "$dest/config"
     rm -rf "$work/x-$id"
+}
+
+# Debian bookworm's gcc 12 cross compiler for TRIPLET (with binutils and the C library of the
+# Debian architecture DEBARCH, for static programs) unpacked under $work/toolchain/TRIPLET, and
+# its bin directory put first on PATH. gcc finds cc1, as, ld, headers and crt files relative to
+# the directory it runs from, so the unpacked copy works where it lies: nothing is installed, and
+# gcc-multilib (which Debian 12's cross compiler packages cannot be installed beside) stays.
+cross_toolchain() { # TRIPLET DEBARCH
+    local t=$1 a=$2 dir=$work/toolchain/$1 p deb f
+    if [ ! -x "$dir/usr/bin/$t-gcc" ]; then
+        say "unpacking the $t cross compiler (gcc-12-$t, binutils-$t, libc6-dev-$a-cross)"
+        rm -rf "$dir.tmp"; mkdir -p "$dir.tmp"
+        for p in "gcc-12-$t" "cpp-12-$t" "binutils-$t" "libgcc-12-dev-$a-cross" "libc6-$a-cross" \
+                 "libc6-dev-$a-cross" "linux-libc-dev-$a-cross"; do
+            deb=$(fetch_deb "$p/bookworm")
+            dpkg -x "$deb" "$dir.tmp"
+        done
+        for f in "$dir.tmp/usr/bin/$t-"*-12; do ln -sf "$(basename "$f")" "${f%-12}"; done
+        rm -rf "$dir"; mv "$dir.tmp" "$dir"
+    fi
+    PATH=$dir/usr/bin:$PATH
 }

@@ -16,7 +16,7 @@ hash=$(cat "${frags[@]}" | sha256sum | cut -c1-16)
 if [ -f "$dest/Image" ] && [ "$(cat "$dest/hash" 2>/dev/null)" = "$hash" ]; then
     echo "kernel $id: cached"; exit 0
 fi
-mk() { nice -n 19 make -C "$src" O="$out" ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- "$@"; }
+mk() { nice -n "${ORACLE_NICE:-19}" make -C "$src" O="$out" ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- "$@"; }
 start=$(date +%s)
 mk -s allnoconfig
 KCONFIG_CONFIG="$out/.config" "$src/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" "${frags[@]}" >/dev/null

@@ -8,7 +8,8 @@
 # Big artifacts (packages, kernel sources and builds, boot logs) live in
 # ${ORACLE_WORK:-build/oracle}; everything there is cached, so a rerun only boots.
 # Nothing is installed system-wide except the host tools listed in need_tools (apt-get);
-# arm64 packages are fetched with a private apt state and unpacked with dpkg -x.
+# arm64 packages and the cross compiler are fetched with a private apt state and unpacked with
+# dpkg -x (oracle/apt.sh).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
@@ -39,8 +40,7 @@ say() { echo "[oracle +$(( $(date +%s) - t0 ))s] $*" >&2; }
 # ---------------------------------------------------------------- host tools
 need_tools() {
     local missing=() p
-    for p in qemu-system-arm gcc-aarch64-linux-gnu libc6-dev-arm64-cross linux-libc-dev-arm64-cross \
-             make flex bison bc libssl-dev libelf-dev device-tree-compiler cpio xz-utils; do
+    for p in qemu-system-arm make flex bison bc libssl-dev libelf-dev device-tree-compiler cpio xz-utils; do
         dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
     done
     [ ${#missing[@]} = 0 ] && return
@@ -183,6 +183,7 @@ if [ $regolden = 1 ]; then
     exit 0
 fi
 need_tools
+cross_toolchain aarch64-linux-gnu arm64
 prepare_kernels
 prepare_initrd
 cases=()
