@@ -148,7 +148,7 @@ static void import_heap(const char* heap, int vgem, const char* dmaheap, const c
   int buf = (int)a.fd;
   result(1, name, "%s", "");
   fdinfo(buf, "exp_name", val, sizeof val);
-  printf("# %s: fdinfo exp_name %s\n", heap, val[0] ? val : "(none: not a dma-buf)");
+  printf("note %s: fdinfo exp_name %s\n", heap, val[0] ? val : "(none: not a dma-buf)");
 
   if (socket) {
     long long used1 = heap_used(dmaheap, socket, heap);
@@ -216,7 +216,7 @@ static int do_import(int argc, char** argv) {
     }
   }
   int vgem = open_vgem();
-  printf("# vgem: %s\n", vgem >= 0 ? "found" : "none");
+  printf("note vgem: %s\n", vgem >= 0 ? "found" : "none");
   DIR* d = opendir("/dev/dma_heap");
   if (!d) {
     result(0, "/dev/dma_heap", "%s", strerror(errno));

@@ -70,7 +70,8 @@ for b in dmaheap dmaheapd dmaheap-conformance dmaheap-conformance-static dmaheap
 done
 
 # ---------------------------------------------------------------- downloads (oracle/apt.sh)
-work=$cache   # where oracle/apt.sh keeps its apt state and .debs
+# shellcheck disable=SC2034  # oracle/apt.sh keeps its apt state and .debs under $work
+work=$cache
 # shellcheck source=oracle/apt.sh
 . "$repo/oracle/apt.sh"
 fetch() { # like fetch_deb, but a failure stops the matrix with the reason
