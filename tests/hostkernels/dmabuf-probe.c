@@ -1,12 +1,14 @@
 // The host-kernel matrix's own guest program (docs/host-kernels.md). Two modes:
 //
-//   dmabuf-probe import [--socket PATH --dmaheap PATH]
+//   dmabuf-probe import [--socket PATH --dmaheap PATH] [--refused]
 //     For every heap in /dev/dma_heap (the emulated ones under `dmaheap run`, the host's when run
 //     natively): allocate 1 MiB, import it into vgem (DRM_IOCTL_PRIME_FD_TO_HANDLE on the
 //     /dev/dri/card* whose driver is "vgem"), write and read it through the CPU mapping inside
 //     SYNC START/END, then drop the GEM handle, the mapping and the fd. With --socket, the heap's
 //     `used` bytes in `dmaheap stats --json` must rise by the buffer's size after the allocation
-//     and come back to where they were once everything is gone. Prints "ok NAME" / "not ok NAME:
+//     and come back to where they were once everything is gone. With --refused the buffers are
+//     known not to be dma-bufs (the memfd backing): the import must fail with EINVAL and
+//     everything else must hold. Prints "ok NAME" / "not ok NAME:
 //     why" per check and "N passed, N failed" last; exits 1 on any failure.
 //
 //   dmabuf-probe facts
@@ -130,6 +132,8 @@ static double now(void) {
   return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+static int refused;  // --refused: the import must fail (buffers that are not dma-bufs)
+
 static void import_heap(const char* heap, int vgem, const char* dmaheap, const char* socket) {
   char name[300], path[300], val[128];
   long long used0 = -1;
@@ -157,9 +161,14 @@ static void import_heap(const char* heap, int vgem, const char* dmaheap, const c
   }
 
   uint32_t handle = 0;
-  snprintf(name, sizeof name, "%s vgem import", heap);
+  snprintf(name, sizeof name, refused ? "%s vgem import refused (not a dma-buf)" : "%s vgem import", heap);
   if (vgem < 0) {
     result(0, name, "no vgem device");
+  } else if (refused) {
+    struct drm_prime_handle h = {.fd = buf};
+    int rc = ioctl(vgem, DRM_IOCTL_PRIME_FD_TO_HANDLE, &h);
+    result(rc != 0 && errno == EINVAL, name, "%s", rc == 0 ? "imported" : strerror(errno));
+    if (rc == 0) handle = h.handle;
   } else {
     struct drm_prime_handle h = {.fd = buf};
     if (ioctl(vgem, DRM_IOCTL_PRIME_FD_TO_HANDLE, &h) == 0) {
@@ -207,10 +216,15 @@ static int cmp(const void* a, const void* b) { return strcmp(*(char* const*)a, *
 static int do_import(int argc, char** argv) {
   const char* socket = NULL;
   const char* dmaheap = "dmaheap";
-  for (int i = 0; i + 1 < argc; i += 2) {
-    if (strcmp(argv[i], "--socket") == 0) socket = argv[i + 1];
-    else if (strcmp(argv[i], "--dmaheap") == 0) dmaheap = argv[i + 1];
-    else {
+  for (int i = 0; i < argc; i += 2) {
+    if (strcmp(argv[i], "--refused") == 0) {
+      refused = 1;
+      i--;
+    } else if (i + 1 < argc && strcmp(argv[i], "--socket") == 0) {
+      socket = argv[i + 1];
+    } else if (i + 1 < argc && strcmp(argv[i], "--dmaheap") == 0) {
+      dmaheap = argv[i + 1];
+    } else {
       fprintf(stderr, "dmabuf-probe: unknown option %s\n", argv[i]);
       return 2;
     }
@@ -391,6 +405,6 @@ static int do_facts(void) {
 int main(int argc, char** argv) {
   if (argc >= 2 && strcmp(argv[1], "import") == 0) return do_import(argc - 2, argv + 2);
   if (argc == 2 && strcmp(argv[1], "facts") == 0) return do_facts();
-  fprintf(stderr, "usage: dmabuf-probe import [--socket PATH --dmaheap PATH] | facts\n");
+  fprintf(stderr, "usage: dmabuf-probe import [--socket PATH --dmaheap PATH] [--refused] | facts\n");
   return 2;
 }
