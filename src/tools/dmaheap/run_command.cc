@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "base/backend_name.h"
+#include "base/errno_name.h"
 #include "emulation/embedded_backend.h"
 #include "emulation/runner.h"
 #include "emulation/service_backend.h"
@@ -50,7 +51,7 @@ Result<std::unique_ptr<emul::HeapBackend>> makeBackend(const RunArgs& args) {
   // Chosen once, before the program starts; reported unless it is today's memfd by default.
   std::string why;
   auto backing = selectBackingFor(args.backing, "dmaheap run", &why);
-  if (!backing) return backing.error();
+  if (!backing) return makeError(backing.code(), errnoName(backing.code()) + ": " + backing.error().message());
   if (args.backing || backing.value()->realDmabuf()) std::fprintf(stderr, "dmaheap run: %s\n", why.c_str());
   board.value()->registry->setBacking(std::move(backing.value()));
   auto embedded = emul::EmbeddedBackend::create(std::move(board.value()));
