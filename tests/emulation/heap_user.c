@@ -3,6 +3,9 @@
  *   threads HEAP   4 threads x 50 allocations, each buffer written and checked
  *   alloc HEAP     one 4 KiB allocation; exit status = errno (0 on success)
  *   fds            exit status = the number of open fds above 2 (leak check after the others)
+ *   bufioctl HEAP sync|export
+ *                  one 4 KiB allocation, then DMA_BUF_IOCTL_SYNC (start, read-write) or
+ *                  EXPORT_SYNC_FILE (read) on it; exit status = that ioctl's errno (0 on success)
  *   eintr HEAP N restart|norestart
  *                  N 4 KiB allocations (each closed) under a 200 us interval timer whose SIGALRM
  *                  handler has SA_RESTART or not; prints "N allocations, E EINTR, S signals";
@@ -12,6 +15,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/dma-buf.h>
 #include <linux/dma-heap.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -94,6 +98,20 @@ int main(int argc, char **argv) {
       }
     }
     return 0;
+  }
+  if (!strcmp(argv[1], "bufioctl")) {
+    if (argc < 4) return 100;
+    int fd = alloc_one(4096);
+    if (fd < 0) return 110;
+    int rc;
+    if (!strcmp(argv[3], "sync")) {
+      struct dma_buf_sync sync = {DMA_BUF_SYNC_START | DMA_BUF_SYNC_RW};
+      rc = ioctl(fd, DMA_BUF_IOCTL_SYNC, &sync);
+    } else {
+      struct dma_buf_export_sync_file e = {DMA_BUF_SYNC_READ, -1};
+      rc = ioctl(fd, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, &e);
+    }
+    return rc == 0 ? 0 : errno;
   }
   if (!strcmp(argv[1], "eintr")) {
     if (argc < 5) return 100;
