@@ -4,6 +4,7 @@
 #   make deb    the Debian packages of debian/ into $(BUILD)/deb (scripts/build-deb.sh)
 #   make fuzz   a fuzzing campaign over every fuzz target (fuzz/campaign.sh, fuzz/README.md):
 #               FUZZ_SECONDS per target (default 600), FUZZ_JOBS targets at once (default 1)
+#   make hostkernels  the host-kernel matrix alone (tests/hostkernels/run.sh), EXTRA="prog ..."
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
@@ -16,9 +17,11 @@ PACKAGES := build-essential cmake pkg-config git ca-certificates \
 # The i386 conformance build (32-bit callers of `dmaheap run`); Debian has it on amd64 only.
 ifeq ($(shell dpkg --print-architecture 2>/dev/null),amd64)
 PACKAGES += gcc-multilib
+# The host-kernel matrix (tests/hostkernels/run.sh): Debian amd64 kernels under QEMU.
+PACKAGES += qemu-system-x86 cpio xz-utils
 endif
 
-.PHONY: all deps build asan test demo bench oracle oracle-shipped deb deb-test fuzz clean
+.PHONY: all deps build asan test demo bench oracle oracle-shipped deb deb-test fuzz hostkernels clean
 
 all: build
 
@@ -53,6 +56,15 @@ oracle: deps
 # Debian's arm64 board trees booted on Debian's stock kernels (oracle/README.md, "Shipped trees").
 oracle-shipped: deps
 	@oracle/record-shipped.sh
+
+# The host-kernel matrix alone (docs/host-kernels.md): Debian's stock amd64 6.1 and 6.12 under
+# QEMU with this build's tools; EXTRA="prog ..." adds static programs run under `dmaheap run` in
+# each guest. Builds only what the guests run.
+HOSTKERNEL_TARGETS := dmaheap dmaheapd dmaheap-conformance dmaheap-conformance-static dmaheap-conformance-lib
+hostkernels: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS) --target $(HOSTKERNEL_TARGETS)
+	@tests/hostkernels/run.sh $(BUILD) $(if $(EXTRA),-- $(EXTRA))
 
 # Installs its own build dependencies (debhelper, lintian and debian/control's Build-Depends).
 deb:

@@ -4,6 +4,7 @@
 // embedded default board; the benchmarks then execute inside the traced process.
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
+#include <linux/dma-buf.h>
 #include <linux/dma-heap.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -17,6 +18,7 @@
 #include "board/board_loader.h"
 #include "emulation/embedded_backend.h"
 #include "emulation/runner.h"
+#include "heap/backing.h"
 
 namespace {
 
@@ -97,6 +99,37 @@ BENCHMARK_CAPTURE(BM_RunAllocHeap, cma, "reserved")->Name("run/cma") DMAHEAP_BEN
     ->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_RunForeignIoctl)->Name("run/foreign_ioctl")->UseRealTime()->Unit(benchmark::kMicrosecond);
 
+// One frame's CPU access: DMA_BUF_IOCTL_SYNC start and end on a 4 KiB system-heap buffer, under
+// the backing the board got ($DMAHEAP_BACKING, default auto: memfd where the host has no real
+// dma-bufs, where every SYNC is a supervisor round trip; docs/emulation.md "Backings").
+void BM_RunSyncPair(benchmark::State& state) {
+  int heap = ::open("/dev/dma_heap/system", O_RDONLY | O_CLOEXEC);
+  if (heap < 0) {
+    state.SkipWithError("no /dev/dma_heap/system: not under dmaheap run");
+    return;
+  }
+  struct dma_heap_allocation_data d = {};
+  d.len = 4096;
+  d.fd_flags = O_RDWR | O_CLOEXEC;
+  if (::ioctl(heap, DMA_HEAP_IOCTL_ALLOC, &d) != 0) {
+    state.SkipWithError("ALLOC failed");
+    ::close(heap);
+    return;
+  }
+  const int fd = static_cast<int>(d.fd);
+  for (auto _ : state) {
+    struct dma_buf_sync start = {DMA_BUF_SYNC_START | DMA_BUF_SYNC_RW};
+    struct dma_buf_sync end = {DMA_BUF_SYNC_END | DMA_BUF_SYNC_RW};
+    if (::ioctl(fd, DMA_BUF_IOCTL_SYNC, &start) != 0 || ::ioctl(fd, DMA_BUF_IOCTL_SYNC, &end) != 0) {
+      state.SkipWithError("SYNC failed");
+      break;
+    }
+  }
+  ::close(fd);
+  ::close(heap);
+}
+BENCHMARK(BM_RunSyncPair)->Name("run/sync_pair")->UseRealTime()->Unit(benchmark::kMicrosecond);
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -105,6 +138,22 @@ int main(int argc, char** argv) {
     ::setenv(kTracedEnv, "1", 1);
     auto board = dmaheap::loadBoard({});
     if (!board) return 2;
+    dmaheap::BackingOptions backing;
+    if (const char* choice = std::getenv("DMAHEAP_BACKING"); choice && *choice) {
+      auto parsed = dmaheap::parseBackingChoice(choice);
+      if (!parsed) return 2;
+      backing.choice = parsed.value();
+    }
+    backing.paths = dmaheap::HostPaths::fromEnvironment();
+    backing.notice_prefix = "run_bench";
+    std::string why;
+    auto selected = dmaheap::selectBacking(backing, &why);
+    if (!selected) {
+      std::fprintf(stderr, "run_bench: %s\n", selected.error().message().c_str());
+      return 2;
+    }
+    std::fprintf(stderr, "run_bench: %s\n", why.c_str());
+    board.value()->registry->setBacking(std::move(selected.value()));
     auto backend = dmaheap::emul::EmbeddedBackend::create(std::move(board.value()));
     if (!backend) return 2;
     dmaheap::emul::RunOptions o;

@@ -41,17 +41,19 @@ fetch_deb() {
     echo "$deb"
 }
 
-# the linux-image-*-arm64 package that linux-image-arm64 depends on in SUITE
+# the linux-image-*-ARCH package that linux-image-ARCH depends on in SUITE (ARCH: arm64 unless
+# given; tests/hostkernels/run.sh asks for amd64)
 debian_image_pkg() {
-    local suite=$1 meta
+    local suite=$1 arch=${2:-arm64} meta dir
+    dir=$work/debs/meta-$suite${2:+-$arch}
     apt_state
-    meta=$(ls "$work/debs/meta-$suite/"*.deb 2>/dev/null | head -1 || true)
+    meta=$(ls "$dir/"*.deb 2>/dev/null | head -1 || true)
     if [ -z "$meta" ]; then
-        mkdir -p "$work/debs/meta-$suite"
-        (cd "$work/debs/meta-$suite" && apt-get "${APT[@]}" download -q "linux-image-arm64:arm64/$suite" >/dev/null 2>&1)
-        meta=$(ls "$work/debs/meta-$suite/"*.deb | head -1)
+        mkdir -p "$dir"
+        (cd "$dir" && apt-get "${APT[@]}" download -q "linux-image-$arch:$arch/$suite" >/dev/null 2>&1)
+        meta=$(ls "$dir/"*.deb | head -1)
     fi
-    dpkg-deb -f "$meta" Depends | tr ',' '\n' | sed -n 's/^ *\(linux-image-[0-9][^ ]*\) (= \([^)]*\)).*/\1:arm64=\2/p' | head -1
+    dpkg-deb -f "$meta" Depends | tr ',' '\n' | sed -n "s/^ *\(linux-image-[0-9][^ ]*\) (= \([^)]*\)).*/\1:$arch=\2/p" | head -1
 }
 
 # Debian's stock kernel of SUITE as $work/kernels/ID/{Image,config} (kept when already there)

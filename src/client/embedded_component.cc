@@ -7,6 +7,7 @@
 #include "board/board_loader.h"
 #include "client/embedded_component.h"
 #include "emulation/embedded_backend.h"
+#include "heap/backing.h"
 
 namespace dmaheap::client {
 namespace {
@@ -26,6 +27,18 @@ Result<std::unique_ptr<emul::HeapBackend>> createEmbedded(const AllocatorOptions
   b.heaps_file = optionOrEnv(o.heaps_file, "DMAHEAP_HEAPS");
   auto board = loadBoard(b);
   if (!board) return board.error();
+  // What backs the buffers (heap/backing.h): $DMAHEAP_BACKING, else auto.
+  BackingOptions backing;
+  if (const std::string choice = optionOrEnv("", "DMAHEAP_BACKING"); !choice.empty()) {
+    auto parsed = parseBackingChoice(choice);
+    if (!parsed) return makeError(parsed.code(), "DMAHEAP_BACKING: " + parsed.error().message());
+    backing.choice = parsed.value();
+  }
+  backing.paths = HostPaths::fromEnvironment();
+  backing.notice_prefix = "libdmaheap";
+  auto selected = selectBacking(backing);
+  if (!selected) return makeError(selected.code(), "DMAHEAP_BACKING: " + selected.error().message());
+  board.value()->registry->setBacking(std::move(selected.value()));
   auto backend = emul::EmbeddedBackend::create(std::move(board.value()));
   if (!backend) return backend.error();
   return std::unique_ptr<emul::HeapBackend>(std::move(backend.value()));

@@ -15,7 +15,7 @@ void EmbeddedBackend::reapLocked() {
   for (int wd : watch_.poll()) {
     auto it = by_watch_.find(wd);
     if (it == by_watch_.end()) continue;
-    by_inode_.erase(it->second.key.ino);
+    by_file_.erase({it->second.key.dev, it->second.key.ino});
     by_watch_.erase(it);  // gives the physical memory back to the heap
   }
 }
@@ -34,30 +34,28 @@ Result<std::vector<HeapInfo>> EmbeddedBackend::heaps() {
 
 Result<AllocatedBuffer> EmbeddedBackend::allocate(std::string_view heap, const uapi::AllocationData& request) {
   std::lock_guard lock(mu_);
-  reapLocked();
+  reapLocked();  // every release so far, counted ones too, is back before the heap is asked
   const HeapEntry* entry = board_->registry->find(heap);
   if (!entry) return makeError(ENOENT, "no heap named '" + std::string(heap) + "'");
   auto buffer = board_->registry->allocate(*entry, request);
   if (!buffer) return buffer.error();
   Buffer& b = *buffer.value();
   const FileKey key = fileKeyOf(b.fd());
-  auto wd = watch_.watch(b.fd());
+  auto wd = watch_.watch(b.fd(), b.releaseSignal(), b.loneCount());
   if (!wd) return wd.error();  // the Buffer dies here and gives its memory back
-  memfd_dev_ = key.dev;
   AllocatedBuffer out;
   out.size = b.size();
   out.key = key;
   out.fd = b.releaseFd();  // the caller holds the only reference; we keep the watch
-  by_inode_[key.ino] = wd.value();
+  by_file_[{key.dev, key.ino}] = wd.value();
   by_watch_[wd.value()] = Live{std::move(buffer.value()), key};
   return out;
 }
 
 Buffer* EmbeddedBackend::findLocked(const FileKey& key) {
   reapLocked();
-  if (key.dev != memfd_dev_) return nullptr;
-  auto it = by_inode_.find(key.ino);
-  if (it == by_inode_.end()) return nullptr;
+  auto it = by_file_.find({key.dev, key.ino});
+  if (it == by_file_.end()) return nullptr;
   return by_watch_.at(it->second).buffer.get();
 }
 
@@ -88,6 +86,24 @@ Result<UniqueFd> EmbeddedBackend::runExportSyncFile(const FileKey& key, int, con
 }
 
 const Kernel& EmbeddedBackend::kernel() const { return board_->registry->kernel(); }
+
+bool EmbeddedBackend::realDmabufsOnly() const {
+  const Backing* backing = board_->registry->backing();
+  return backing != nullptr && backing->alwaysRealDmabuf();
+}
+
+bool EmbeddedBackend::hostAnswers(const FileKey& key) {
+  std::lock_guard lock(mu_);
+  Buffer* b = findLocked(key);
+  return b != nullptr && b->backing() != BackingKind::kMemfd;
+}
+
+Result<BackingKind> EmbeddedBackend::bufferBacking(const FileKey& key) {
+  std::lock_guard lock(mu_);
+  Buffer* b = findLocked(key);
+  if (!b) return makeError(ENOENT, "not a live buffer");
+  return b->backing();
+}
 
 size_t EmbeddedBackend::liveBuffers() {
   std::lock_guard lock(mu_);

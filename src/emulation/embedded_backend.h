@@ -2,6 +2,8 @@
 // heaps) behind the HeapBackend seam. Allocation goes through HeapRegistry::allocate, so the
 // validation order and errno are the core's. A buffer's memory is given back when its last
 // holder anywhere is gone (BufferWatcher), so a program that frees buffers can allocate again.
+// Buffers are made by the board registry's backing (heap/backing.h): real dma-bufs of the host
+// where it offers them, whose ioctls the host kernel answers where it agrees with the target.
 //
 // Thread-safe: one mutex serialises every call.
 #pragma once
@@ -27,11 +29,15 @@ class EmbeddedBackend final : public HeapBackend {
   Result<AllocatedBuffer> allocate(std::string_view heap, const uapi::AllocationData& request) override;
   bool owns(const FileKey& key) override;
   const Kernel& kernel() const override;
+  bool realDmabufsOnly() const override;
+  bool hostAnswers(const FileKey& key) override;
 
   // Buffers whose holders are not all gone yet (after reaping the finished ones).
   size_t liveBuffers();
   // The buffer's name as SET_NAME left it; ENOENT if `key` is not a live buffer.
   Result<std::string> bufferName(const FileKey& key);
+  // Which backing made the buffer; ENOENT if `key` is not a live buffer.
+  Result<BackingKind> bufferBacking(const FileKey& key);
   const Board& board() const { return *board_; }
 
  protected:
@@ -52,9 +58,8 @@ class EmbeddedBackend final : public HeapBackend {
   std::mutex mu_;
   std::unique_ptr<Board> board_;
   BufferWatcher watch_;
-  std::map<int, Live> by_watch_;       // inotify watch id -> buffer
-  std::map<uint64_t, int> by_inode_;   // memfd inode -> watch id
-  uint64_t memfd_dev_ = 0;             // st_dev shared by every memfd
+  std::map<int, Live> by_watch_;                        // watch id -> buffer
+  std::map<std::pair<uint64_t, uint64_t>, int> by_file_;  // (dev, inode) -> watch id
 };
 
 }  // namespace dmaheap::emul

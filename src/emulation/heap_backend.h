@@ -108,6 +108,17 @@ class HeapBackend {
   Result<UniqueFd> exportSyncFile(const FileKey& key, int fd, const dmabuf::ExportSyncFileRequest& request) {
     return runExportSyncFile(key, fd, request);
   }
+  // Real dma-bufs of the host (heap/backing.h). realDmabufsOnly: every buffer this backend
+  // makes is one, so the filter of `dmaheap run` need not send the dma-buf ioctls the host
+  // answers as the target would (dmabuf::hostAnswersAsTarget). hostAnswers: `key` is a live
+  // buffer of ours that is a real dma-buf, on which the supervisor lets the host kernel run
+  // those ioctls.
+  virtual bool realDmabufsOnly() const { return false; }
+  virtual bool hostAnswers(const FileKey& key) {
+    (void)key;
+    return false;
+  }
+
   // Whether the buffer ioctls need `fd` (a descriptor of the buffer in this process). The
   // supervisor then borrows the traced program's fd with pidfd_getfd.
   virtual bool needsLocalFd() const { return false; }

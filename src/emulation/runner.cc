@@ -2,6 +2,7 @@
 #include "emulation/runner.h"
 
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -11,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <linux/capability.h>
@@ -18,6 +20,7 @@
 #include "emulation/dev_namespace.h"
 #include "emulation/seccomp_filter.h"
 #include "emulation/userns_check.h"
+#include "heap/dmabuf_ioctl.h"
 #include "heap/heap_naming.h"
 #include "protocol/transport.h"
 
@@ -100,6 +103,75 @@ Result<ChildReport> receiveReport(int sock, UniqueFd* listener) {
   return r;
 }
 
+// The supervisor's thread: handleOne() in a loop until no task uses the filter (POLLHUP) or
+// stop(). Blocked in RECV it is woken for stop() by kStopSignal, whose handler does nothing and
+// is installed only while the thread runs (after the fork: the program never has it).
+class Answerer {
+ public:
+  explicit Answerer(Supervisor& supervisor) : supervisor_(supervisor) {}
+  ~Answerer() { stop(); }
+
+  Status start() {
+    struct sigaction sa {};
+    sa.sa_handler = [](int) {};
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;  // no SA_RESTART: the RECV it interrupts returns EINTR
+    if (::sigaction(kStopSignal, &sa, &saved_) != 0) return makeError(errno, std::string("sigaction: ") + std::strerror(errno));
+    installed_ = true;
+    if (int rc = ::pthread_create(&thread_, nullptr, &Answerer::main, this); rc != 0) {
+      return makeError(rc, std::string("pthread_create: ") + std::strerror(rc));
+    }
+    running_ = true;
+    return {};
+  }
+
+  void stop() {
+    if (running_) {
+      stopping_.store(true);
+      while (!done_.load()) {
+        ::pthread_kill(thread_, kStopSignal);
+        ::usleep(1000);
+      }
+      ::pthread_join(thread_, nullptr);
+      running_ = false;
+    }
+    if (installed_) {
+      ::sigaction(kStopSignal, &saved_, nullptr);
+      installed_ = false;
+    }
+  }
+
+ private:
+  static void* main(void* self) {
+    static_cast<Answerer*>(self)->loop();
+    return nullptr;
+  }
+  void loop() {
+    sigset_t unblock;
+    sigemptyset(&unblock);
+    sigaddset(&unblock, kStopSignal);
+    ::pthread_sigmask(SIG_UNBLOCK, &unblock, nullptr);
+    while (!stopping_.load()) {
+      Status st = supervisor_.handleOne();  // a task that died meanwhile is not our error
+      if (st.ok() || stopping_.load()) continue;
+      // ENOENT: a notification withdrawn before we took it, or no task uses the filter any more.
+      struct pollfd p = {supervisor_.listenerFd(), POLLIN, 0};
+      const int n = ::poll(&p, 1, st.code() == ENOENT || st.code() == EINTR ? 0 : 10);
+      if (n > 0 && (p.revents & (POLLHUP | POLLERR))) break;
+    }
+    done_.store(true);
+  }
+
+  static inline const int kStopSignal = SIGRTMAX - 2;
+  Supervisor& supervisor_;
+  pthread_t thread_{};
+  struct sigaction saved_ {};
+  bool installed_ = false;
+  bool running_ = false;
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> done_{false};
+};
+
 int exitCodeOf(int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
@@ -138,7 +210,15 @@ Result<int> runProgram(HeapBackend& backend, const RunOptions& options) {
     paths = std::move(created.value());
   }
   // libseccomp allocates: the filter is built here, the child only loads it.
-  auto filter = buildDmaHeapFilter(no_ns);
+  // With real dma-bufs only, the host answers what it agrees on with the target unseen.
+  std::vector<uint32_t> buffer_commands;
+  if (backend.realDmabufsOnly()) {
+    const Kernel host = dmabuf::runningKernel();
+    for (uint32_t cmd : dmabuf::bufferIoctlNumbers()) {
+      if (!dmabuf::hostAnswersAsTarget(cmd, backend.kernel(), host)) buffer_commands.push_back(cmd);
+    }
+  }
+  auto filter = buildDmaHeapFilter(no_ns, backend.realDmabufsOnly() ? &buffer_commands : nullptr);
   if (!filter) return filter.error();
 
   int sv[2];
@@ -210,22 +290,29 @@ Result<int> runProgram(HeapBackend& backend, const RunOptions& options) {
   for (size_t i = 0; i < names.size() && i < report->heap_count; ++i) supervised.push_back({names[i], report->mount_ids[i]});
   Supervisor supervisor(std::move(listener), backend, std::move(supervised), paths.get());
 
+  // The supervisor answers on its own thread, blocked in SECCOMP_IOCTL_NOTIF_RECV: a new
+  // notification is taken the moment the target sleeps on it, which is when its wait becomes
+  // killable-only (WAIT_KILLABLE_RECV). Until then a signal interrupts the ioctl, so the shorter
+  // that moment the fewer EINTR a program without SA_RESTART sees (docs/emulation.md "Signals
+  // during an emulated ioctl"). This thread only forwards signals and waits for the child.
+  Answerer answerer(supervisor);
+  if (auto started = answerer.start(); !started) {
+    ::kill(child, SIGKILL);
+    int status = 0;
+    finish(&status);
+    return started.error();
+  }
+
   // The child's exit comes through a pidfd, not SIGCHLD: in a multi-threaded caller another
   // thread may take a process-directed signal.
   UniqueFd child_pidfd(static_cast<int>(::syscall(SYS_pidfd_open, child, 0)));
-  bool listening = true;
   int status = 0;
   for (;;) {
-    struct pollfd fds[3] = {{sigfd.get(), POLLIN, 0}, {child_pidfd.get(), POLLIN, 0}, {supervisor.listenerFd(), POLLIN, 0}};
-    const int n = ::poll(fds, listening ? 3 : 2, child_pidfd ? -1 : 100);
+    struct pollfd fds[2] = {{sigfd.get(), POLLIN, 0}, {child_pidfd.get(), POLLIN, 0}};
+    const int n = ::poll(fds, 2, child_pidfd ? -1 : 100);
     if (n < 0) {
       if (errno == EINTR) continue;
       break;
-    }
-    if (listening && (fds[2].revents & POLLIN)) {
-      (void)supervisor.handleOne();  // a task that died meanwhile is not our error
-    } else if (listening && (fds[2].revents & (POLLHUP | POLLERR))) {
-      listening = false;  // no task uses the filter any more
     }
     if (fds[0].revents & POLLIN) {
       struct signalfd_siginfo si;
@@ -235,6 +322,7 @@ Result<int> runProgram(HeapBackend& backend, const RunOptions& options) {
     }
     if ((fds[1].revents & POLLIN) || !child_pidfd) {
       if (::waitpid(child, &status, WNOHANG) == child) {
+        answerer.stop();
         struct signalfd_siginfo rest;
         while (::read(sigfd.get(), &rest, sizeof rest) == sizeof rest) {
         }
@@ -244,6 +332,7 @@ Result<int> runProgram(HeapBackend& backend, const RunOptions& options) {
       }
     }
   }
+  answerer.stop();
   finish(&status);
   if (options.stats) *options.stats = supervisor.stats();
   return exitCodeOf(status);

@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -121,7 +122,7 @@ bool filterMatchesIoctl(uint32_t cmd) {
   return uapi::iocType(cmd) == uapi::kHeapMagic;
 }
 
-Result<FilterProgram> buildDmaHeapFilter(bool emulate_paths) {
+Result<FilterProgram> buildDmaHeapFilter(bool emulate_paths, const std::vector<uint32_t>* buffer_commands) {
   Context ctx(seccomp_init(SCMP_ACT_ALLOW));
   if (!ctx) return makeError(ENOMEM, "libseccomp seccomp_init failed");
   if (int rc = seccomp_attr_set(ctx.get(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_ALLOW); rc != 0) {
@@ -135,6 +136,9 @@ Result<FilterProgram> buildDmaHeapFilter(bool emulate_paths) {
   // match too.
   const int ioctl_nr = SCMP_SYS(ioctl);
   for (uint32_t cmd : kBufCommands) {
+    if (buffer_commands && std::find(buffer_commands->begin(), buffer_commands->end(), cmd) == buffer_commands->end()) {
+      continue;
+    }
     const int rc = seccomp_rule_add(ctx.get(), SCMP_ACT_NOTIFY, ioctl_nr, 1, SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, cmd));
     if (rc != 0) return libseccompError(rc, "seccomp_rule_add(dma-buf ioctl)");
   }

@@ -51,10 +51,14 @@ std::optional<DecodedCall> decodeCall(uint32_t audit_arch, uint32_t nr);
 // SCMP_ACT_NOTIFY. Everything else, and any other architecture, is allowed.
 // With emulate_paths, open, openat, newfstatat, stat, lstat, statx, access, faccessat and
 // faccessat2 (each where the ABI has it) go to the listener too, whatever their arguments.
+// `buffer_commands` (when given) narrows the dma-buf commands sent to those listed: with real
+// dma-bufs only, the ones the host answers as the target would need no round trip
+// (docs/emulation.md "Backings").
 struct FilterProgram {
   std::vector<struct sock_filter> insns;
 };
-Result<FilterProgram> buildDmaHeapFilter(bool emulate_paths = false);
+Result<FilterProgram> buildDmaHeapFilter(bool emulate_paths = false,
+                                         const std::vector<uint32_t>* buffer_commands = nullptr);
 
 // Loads `program` with seccomp(2) ourselves, not with seccomp_load: libseccomp 2.5.4 (Debian 12)
 // cannot ask for SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (SCMP_FLTATR_CTL_WAITKILL is 2.6.0).

@@ -16,6 +16,7 @@
 #include "emulation/caller.h"
 #include "emulation/ioctl_emulator.h"
 #include "emulation/seccomp_filter.h"
+#include "heap/dmabuf_ioctl.h"
 
 // Linux 6.6 UAPI, newer than Debian 12's headers.
 #ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
@@ -78,7 +79,7 @@ pid_t threadGroupOf(pid_t tid) {
 }  // namespace
 
 Supervisor::Supervisor(UniqueFd listener, HeapBackend& backend, std::vector<SupervisedHeap> heaps, DevPaths* paths)
-    : listener_(std::move(listener)), backend_(backend), paths_(paths) {
+    : listener_(std::move(listener)), backend_(backend), paths_(paths), host_(dmabuf::runningKernel()) {
   for (auto& h : heaps) heap_by_mount_[h.mount_id] = std::move(h.node);
   struct stat st {};
   if (::stat("/dev/null", &st) == 0) null_key_ = FileKey{st.st_rdev, st.st_ino};
@@ -167,7 +168,19 @@ Status Supervisor::handleOne() {
       return reply(notif->id, st.code(), false);
     }
   }
-  if (isBufferIoctl(call.cmd) && S_ISREG(stx.stx_mode) && backend_.owns(key)) {
+  if (isBufferIoctl(call.cmd) && !is_char && backend_.owns(key)) {
+    if (backend_.hostAnswers(key)) {
+      // A real dma-buf: the host kernel runs what it answers as the target would; what only
+      // one of them has is the front door's (docs/emulation.md "Backings").
+      if (dmabuf::hostAnswersAsTarget(call.cmd, backend_.kernel(), host_)) {
+        ++stats_.host_ioctls;
+        return reply(notif->id, 0, true);
+      }
+      if (auto plan = dmabuf::planBufferIoctl(call.cmd, backend_.kernel()); !plan) {
+        ++stats_.buffer_ioctls;
+        return reply(notif->id, plan.code(), false);
+      }
+    }
     ++stats_.buffer_ioctls;
     UniqueFd local;
     if (backend_.needsLocalFd()) {

@@ -33,6 +33,7 @@ struct SupervisorStats {
   uint64_t continued = 0;      // not our fd: the kernel ran the ioctl
   uint64_t heap_ioctls = 0;
   uint64_t buffer_ioctls = 0;
+  uint64_t host_ioctls = 0;    // dma-buf ioctls on a real dma-buf of ours, run by the host kernel
   uint64_t compat_calls = 0;   // of those notifications, issued through a 32-bit ABI (i386, x32, arm)
   uint64_t path_calls = 0;     // open/stat/access on /dev/dma_heap answered without a namespace
 };
@@ -69,6 +70,7 @@ class Supervisor {
   SupervisorStats stats_;
   bool loss_reported_ = false;
   DevPaths* paths_ = nullptr;
+  Kernel host_;  // the kernel we run on, for real dma-bufs
 };
 
 }  // namespace dmaheap::emul

@@ -1,4 +1,4 @@
-// Buffer: memfd-backed dma-buf with physical placement, name, sync and attachments.
+// Buffer: a dma-buf over its backing, with physical placement, name, sync and attachments.
 #include "heap/buffer.h"
 
 #include <fcntl.h>
@@ -47,18 +47,15 @@ Buffer::~Buffer() = default;
 
 Result<std::unique_ptr<Buffer>> Buffer::create(std::unique_ptr<PhysicalAllocation> memory, uint64_t size,
                                                const Kernel& kernel, Options options) {
-  const bool cloexec = (options.fd_flags & uapi::kOCloexec) != 0;
-  const uint32_t access = options.fd_flags & uapi::kOAccmode;
-  auto memfd = createSealedMemfd("dmabuf", size, options.populate, cloexec);
-  if (!memfd) return memfd.error();
+  static const std::unique_ptr<Backing> kMemfd = makeMemfdBacking();
+  Backing& backing = options.backing ? *options.backing : *kMemfd;
+  auto made = backing.create(size, options.fd_flags, options.populate);
+  if (!made) return made.error();
   std::unique_ptr<Buffer> b(new Buffer(std::move(memory), size, kernel, std::move(options)));
-  if (access == O_RDWR) {
-    b->fd_ = std::move(memfd.value());
-  } else {
-    auto reopened = reopenWithAccessMode(memfd->get(), b->options_.fd_flags);
-    if (!reopened) return reopened.error();
-    b->fd_ = std::move(reopened.value());
-  }
+  b->fd_ = std::move(made->fd);
+  b->backing_ = made->kind;
+  b->release_ = made->release;
+  b->lone_count_ = made->lone_count;
   struct stat st {};
   if (::fstat(b->fd_.get(), &st) == 0) b->inode_ = st.st_ino;
   return b;

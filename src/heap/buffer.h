@@ -1,9 +1,11 @@
-// Buffer: one dma-buf. Real memory (a memfd, populated and sealed against shrinking and growing
-// so that no holder can make another holder's mapping fault) plus where it lies in the board's
-// physical memory, its name, and the simulated devices attached to it.
+// Buffer: one dma-buf. Real memory from its backing (heap/backing.h: a real dma-buf of the host,
+// or a memfd populated and sealed against shrinking and growing so that no holder can make
+// another holder's mapping fault) plus where it lies in the board's physical memory, its name,
+// and the simulated devices attached to it. The placement, accounting and errno are the same
+// whatever the backing.
 //
 // Ownership: a Buffer owns its PhysicalAllocation (freed with the Buffer) and one reference to
-// the memfd (`fd()`), which the service may give up with releaseFd() to watch for the last holder.
+// the file (`fd()`), which the service may give up with releaseFd() to watch for the last holder.
 // Not thread-safe; the owner serialises access.
 #pragma once
 
@@ -16,6 +18,7 @@
 #include "base/kernel.h"
 #include "base/result.h"
 #include "base/unique_fd.h"
+#include "heap/backing.h"
 #include "heap/dmabuf_ioctl.h"
 #include "heap/heap.h"
 
@@ -35,10 +38,11 @@ class Buffer {
     int map_error_errno = EIO;       // Heap::mapErrorErrno() of the heap it came from
     uint32_t fd_flags = 0;           // validated O_CLOEXEC | O_ACCMODE bits
     bool populate = true;            // fallocate the memfd, as heaps allocate eagerly
+    Backing* backing = nullptr;      // what makes the file; nullptr: a memfd
   };
 
-  // Creates the memfd of `size` bytes for `memory`. On failure the memory is given back and the
-  // errno of memfd_create/fallocate/open is returned (EMFILE, ENOMEM, ...).
+  // Creates the file of `size` bytes for `memory` with the backing. On failure the memory is
+  // given back and the backing's errno is returned (EMFILE, ENOMEM, ...).
   static Result<std::unique_ptr<Buffer>> create(std::unique_ptr<PhysicalAllocation> memory, uint64_t size,
                                                 const Kernel& kernel, Options options);
   // A buffer whose memfd exists already and is held by others (a restarted service taking back
@@ -54,6 +58,11 @@ class Buffer {
   const std::vector<Segment>& segments() const { return memory_->segments(); }
   const std::string& name() const { return name_; }
   uint64_t inode() const { return inode_; }
+  // Which backing made the file (a per-buffer fallback may differ from the chosen one), and how
+  // its release is learnt (BufferWatcher::watch's arguments).
+  BackingKind backing() const { return backing_; }
+  ReleaseSignal releaseSignal() const { return release_; }
+  long loneCount() const { return lone_count_; }
 
   // The buffer fd, opened with the requested access mode and O_CLOEXEC; -1 after releaseFd().
   int fd() const { return fd_.get(); }
@@ -101,6 +110,9 @@ class Buffer {
   Options options_;
   UniqueFd fd_;
   uint64_t inode_ = 0;
+  BackingKind backing_ = BackingKind::kMemfd;
+  ReleaseSignal release_ = ReleaseSignal::kInotify;
+  long lone_count_ = 1;
   std::string name_;
   std::vector<Attachment> attachments_;
   int next_attachment_ = 1;

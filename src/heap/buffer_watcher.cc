@@ -1,17 +1,55 @@
 // inotify-based last-reference detection for memfds.
 #include "heap/buffer_watcher.h"
 
+#include <fcntl.h>
 #include <sys/inotify.h>
 #include <sys/sysmacros.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <string>
 
 namespace dmaheap {
+
+long fdinfoCount(int fd) {
+  std::ifstream info("/proc/self/fdinfo/" + std::to_string(fd));
+  for (std::string line; std::getline(info, line);) {
+    if (line.rfind("count:", 0) == 0) return std::strtol(line.c_str() + 6, nullptr, 10);
+  }
+  return -1;
+}
+
+Result<ReleaseProbe> probeReleaseSignal(UniqueFd fd) {
+  UniqueFd in(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+  if (!in) return makeError(errno, std::string("inotify_init1: ") + std::strerror(errno));
+  ReleaseProbe probe;
+  probe.lone_count = fdinfoCount(fd.get());
+  const std::string path = "/proc/self/fd/" + std::to_string(fd.get());
+  const bool watched = ::inotify_add_watch(in.get(), path.c_str(), IN_MOVE_SELF) >= 0;
+  fd.reset();  // the last reference: close releases the file before it returns
+  bool ignored = false;
+  alignas(inotify_event) char buf[4096];
+  for (ssize_t n; watched && (n = ::read(in.get(), buf, sizeof buf)) > 0;) {
+    for (ssize_t off = 0; off < n;) {
+      const auto* ev = reinterpret_cast<const inotify_event*>(buf + off);
+      if (ev->mask & IN_IGNORED) ignored = true;
+      off += static_cast<ssize_t>(sizeof(inotify_event) + ev->len);
+    }
+  }
+  if (ignored) {
+    probe.signal = ReleaseSignal::kInotify;
+  } else if (probe.lone_count > 0) {
+    probe.signal = ReleaseSignal::kCountedDup;
+  } else {
+    return makeError(ENOTSUP, "neither an inotify watch nor fdinfo's count tells when such a buffer is released");
+  }
+  return probe;
+}
 
 Result<BufferWatcher> BufferWatcher::create() {
   UniqueFd fd(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
@@ -42,7 +80,23 @@ Result<std::vector<BufferWatcher::KernelWatch>> BufferWatcher::kernelWatches(int
   return out;
 }
 
-Result<int> BufferWatcher::watch(int fd) {
+Result<int> BufferWatcher::watch(int fd, ReleaseSignal signal, long lone_count) {
+  if (signal == ReleaseSignal::kCountedDup) {
+    if (!timer_) {
+      UniqueFd t(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
+      if (!t) return makeError(errno, std::string("timerfd_create: ") + std::strerror(errno));
+      const struct itimerspec every{{0, 50'000'000}, {0, 50'000'000}};
+      if (::timerfd_settime(t.get(), 0, &every, nullptr) != 0) {
+        return makeError(errno, std::string("timerfd_settime: ") + std::strerror(errno));
+      }
+      timer_ = std::move(t);
+    }
+    UniqueFd dup(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
+    if (!dup) return makeError(errno, std::string("dup of a buffer to watch: ") + std::strerror(errno));
+    const int id = next_counted_--;
+    counted_[id] = Counted{std::move(dup), lone_count};
+    return id;
+  }
   const std::string path = "/proc/self/fd/" + std::to_string(fd);
   const int wd = ::inotify_add_watch(fd_.get(), path.c_str(), IN_MOVE_SELF);
   if (wd < 0) {
@@ -75,6 +129,26 @@ std::vector<int> BufferWatcher::poll() {
   if (overflow) {
     ++overflows_;
     for (int wd : recheck()) gone.push_back(wd);
+  } else {
+    for (int id : pollCounted()) gone.push_back(id);
+  }
+  return gone;
+}
+
+std::vector<int> BufferWatcher::pollCounted() {
+  if (timer_) {
+    uint64_t ticks = 0;
+    (void)!::read(timer_.get(), &ticks, sizeof ticks);
+  }
+  std::vector<int> gone;
+  for (auto it = counted_.begin(); it != counted_.end();) {
+    // Unreadable (-1) keeps the buffer: never free memory someone may hold.
+    if (fdinfoCount(it->second.dup.get()) == it->second.lone_count) {
+      gone.push_back(it->first);
+      it = counted_.erase(it);  // closes our dup: the last reference
+    } else {
+      ++it;
+    }
   }
   return gone;
 }
@@ -97,6 +171,7 @@ std::vector<int> BufferWatcher::recheck() {
       ++it;
     }
   }
+  for (int id : pollCounted()) gone.push_back(id);
   return gone;
 }
 

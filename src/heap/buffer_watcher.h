@@ -11,17 +11,37 @@
 // and drops events; we then recheck every watch against /proc/self/fdinfo of the inotify fd,
 // which lists exactly the watches that still exist.
 //
+// Real dma-bufs (docs/emulation.md "Knowing when a buffer is free"): where the kernel does not
+// queue IN_IGNORED for a dma-buf's inode (probeReleaseSignal finds out), the watcher keeps a dup
+// of the buffer instead and reads its /proc/self/fdinfo `count` at every poll(): the buffer is
+// released when the count is what one fd alone shows. Such watches wake epoll through timerFd().
+//
 // Not thread-safe; one owner polls it.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <unordered_set>
 #include <vector>
 
 #include "base/result.h"
 #include "base/unique_fd.h"
+#include "heap/backing.h"
 
 namespace dmaheap {
+
+// The `count:` line of /proc/self/fdinfo/FD (a dma-buf's file reference count); -1 when absent
+// (a memfd) or unreadable.
+long fdinfoCount(int fd);
+
+struct ReleaseProbe {
+  ReleaseSignal signal = ReleaseSignal::kInotify;
+  long lone_count = -1;  // fdinfo count with one fd, -1 when the file shows none
+};
+// Takes the only reference to a buffer's file and releases it: kInotify when the inotify watch
+// reports IN_IGNORED at once, else kCountedDup when fdinfo shows a count. ENOTSUP when neither
+// works (nothing could tell when such a buffer is released); inotify_init1's errno.
+Result<ReleaseProbe> probeReleaseSignal(UniqueFd fd);
 
 class BufferWatcher {
  public:
@@ -46,7 +66,12 @@ class BufferWatcher {
 
   // Watches the file `fd` refers to. The caller must hold `fd` until this returns. Returns the
   // watch id that poll() will report. ENOSPC when fs.inotify.max_user_watches is reached.
-  Result<int> watch(int fd);
+  // kCountedDup keeps a dup of `fd` (EMFILE when none is left) and reports it released when its
+  // fdinfo count is `lone_count`; its ids are negative (below -1), inotify's positive.
+  Result<int> watch(int fd, ReleaseSignal signal = ReleaseSignal::kInotify, long lone_count = 1);
+
+  // Readable every 50 ms while counted watches exist (for epoll beside fd()); -1 until the first.
+  int timerFd() const { return timer_.get(); }
 
   // Reads every queued event; returns the watches whose file is gone since the last call.
   // Recovers from a queue overflow by recheck().
@@ -56,13 +81,24 @@ class BufferWatcher {
   // the ones that are gone. What poll() does after IN_Q_OVERFLOW; callable any time.
   std::vector<int> recheck();
 
-  size_t watching() const { return live_.size(); }
+  size_t watching() const { return live_.size() + counted_.size(); }
+  size_t counting() const { return counted_.size(); }
   uint64_t overflows() const { return overflows_; }
+
+  static constexpr int kFirstCountedId = -2;
 
  private:
   explicit BufferWatcher(UniqueFd fd) : fd_(std::move(fd)) {}
+  std::vector<int> pollCounted();
   UniqueFd fd_;
   std::unordered_set<int> live_;
+  struct Counted {
+    UniqueFd dup;
+    long lone_count = 1;
+  };
+  std::map<int, Counted> counted_;
+  int next_counted_ = kFirstCountedId;
+  UniqueFd timer_;
   uint64_t overflows_ = 0;
 };
 

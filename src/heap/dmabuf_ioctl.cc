@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
+#include <sys/utsname.h>
 
 namespace dmaheap::dmabuf {
 
@@ -168,6 +169,30 @@ Result<BufferRequest> decodeBufferIoctl(uint32_t cmd, std::span<const uint8_t> a
     }
   }
   std::abort();  // invariant: planBufferIoctl returns one of the enumerators above
+}
+
+Kernel runningKernel() {
+  Kernel k;
+  struct utsname u {};
+  if (::uname(&u) != 0) return k;
+  if (auto v = KernelVersion::parse(u.release)) {
+    k.version = v.value();
+  } else if (u.release[0] >= '0' && u.release[0] <= '4' && u.release[1] == '.') {
+    k.version = KernelVersion::of(5, 3);  // older than anything we model: no sync-file ioctls
+  } else {
+    k.version = KernelVersion::of(7, 2);  // newer than the range: it has every ioctl we know
+  }
+  return k;
+}
+
+bool hostAnswersAsTarget(uint32_t cmd, const Kernel& target, const Kernel& host) {
+  return planBufferIoctl(cmd, target).ok() == planBufferIoctl(cmd, host).ok();
+}
+
+std::vector<uint32_t> bufferIoctlNumbers() {
+  std::vector<uint32_t> out;
+  for (const auto& row : kBufferIoctls) out.push_back(row.cmd);
+  return out;
 }
 
 Status checkSetNameAttachments(const Kernel& kernel, size_t attachments) {

@@ -112,6 +112,18 @@ Result<ImportSyncFileRequest> validateImportSyncFile(uint32_t flags, int32_t fd,
 // before the NUL), then the ioctl's validation. The exact errno in the kernel's order.
 Result<BufferRequest> decodeBufferIoctl(uint32_t cmd, std::span<const uint8_t> arg, const Kernel& kernel);
 
+// ---- a real dma-buf of the host under the target's ABI (docs/emulation.md "Backings") ----
+
+// The kernel this process runs on (uname's release); the newest release we know when it is
+// past the supported range, the oldest when before it.
+Kernel runningKernel();
+// Whether the host kernel's own answer to `cmd` on a real dma-buf is the target's: both have that
+// dma-buf ioctl number or both lack it. Then the host runs it directly (same validation, same
+// errno); otherwise the front door answers (ENOTTY for what the target lacks).
+bool hostAnswersAsTarget(uint32_t cmd, const Kernel& target, const Kernel& host);
+// The five dma-buf ioctl numbers.
+std::vector<uint32_t> bufferIoctlNumbers();
+
 // SET_NAME's check of the buffer's state, made by the executor under its lock: EBUSY while
 // devices are attached on the releases that refuse it (Kernel::setNameBusyWhenAttached).
 Status checkSetNameAttachments(const Kernel& kernel, size_t attachments);

@@ -47,6 +47,7 @@ Result<std::unique_ptr<Buffer>> HeapRegistry::allocate(const HeapEntry& heap, co
   opts.heap_name = heap.name;
   opts.map_error_errno = heap.heap->mapErrorErrno();
   opts.fd_flags = r.fd_flags;
+  opts.backing = backing_.get();
   return Buffer::create(std::move(memory.value()), r.len, kernel_, std::move(opts));
 }
 

@@ -44,6 +44,10 @@ class HeapRegistry {
 
   const Kernel& kernel() const { return kernel_; }
 
+  // What makes every buffer's file (heap/backing.h); nullptr (the default): memfds.
+  void setBacking(std::shared_ptr<Backing> backing) { backing_ = std::move(backing); }
+  const Backing* backing() const { return backing_.get(); }
+
   // dma_heap_add with the naming rules of HeapNaming::add (heap/heap_naming.h): EINVAL for an
   // empty name or no heap; the chosen kernel's errno for a duplicate name (EINVAL up to 6.1,
   // EEXIST after); EBUSY past 128 heaps. The dma_heap log line goes to `log` when given.
@@ -70,6 +74,7 @@ class HeapRegistry {
   Kernel kernel_;
   HeapNaming naming_;
   std::vector<HeapEntry> entries_;  // in registration order
+  std::shared_ptr<Backing> backing_;
 };
 
 }  // namespace dmaheap

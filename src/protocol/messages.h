@@ -31,6 +31,7 @@ enum class MsgType : uint8_t {
   kBufferInfo = 5,
   kStats = 6,
   kDescribeHeaps = 7,  // added after version 1's first release; see DescribeHeapsRequest
+  kBackings = 8,       // added after DescribeHeaps; see BackingsRequest
 };
 // A reply has the request's type with this bit set.
 inline constexpr uint8_t kReplyFlag = 0x80;
@@ -199,6 +200,25 @@ struct DescribeHeapsReply {
   bool operator==(const DescribeHeapsReply&) const = default;
 };
 
+// What backs the service's buffers (heap/backing.h): the backing chosen at start and, per live
+// buffer (by inode, as StatsReply lists them), the one that made it.
+struct BufferBacking {
+  uint64_t inode = 0;
+  std::string backing;  // "host-heap", "udmabuf", "vgem" or "memfd"
+  DMAHEAP_WIRE_FIELDS(inode, backing)
+  bool operator==(const BufferBacking&) const = default;
+};
+
+struct BackingsReply {
+  static constexpr MsgType kType = MsgType::kBackings;
+  static constexpr bool kCarriesFd = false;
+  std::string backing;      // the chosen one's name
+  std::string description;  // its description: device, limits
+  std::vector<BufferBacking> buffers;
+  DMAHEAP_WIRE_FIELDS(backing, description, buffers)
+  bool operator==(const BackingsReply&) const = default;
+};
+
 // ---- requests ----
 
 struct HelloRequest {
@@ -274,10 +294,20 @@ struct DescribeHeapsRequest {
   bool operator==(const DescribeHeapsRequest&) const = default;
 };
 
+// The backings. A service that predates it answers EOPNOTSUPP (its buffers are memfds).
+struct BackingsRequest {
+  using Reply = BackingsReply;
+  static constexpr MsgType kType = MsgType::kBackings;
+  static constexpr bool kCarriesFd = false;
+  auto tie() { return std::tie(); }
+  auto tie() const { return std::tie(); }
+  bool operator==(const BackingsRequest&) const = default;
+};
+
 using Request = std::variant<HelloRequest, ListHeapsRequest, AllocRequest, SetNameRequest, BufferInfoRequest,
-                             StatsRequest, DescribeHeapsRequest>;
+                             StatsRequest, DescribeHeapsRequest, BackingsRequest>;
 using ReplyBody = std::variant<std::monostate, HelloReply, ListHeapsReply, AllocReply, SetNameReply, BufferInfoReply,
-                               StatsReply, DescribeHeapsReply>;
+                               StatsReply, DescribeHeapsReply, BackingsReply>;
 
 // A reply: errno 0 and a body of the request's reply type, or a positive errno, a sentence and
 // no body (std::monostate).

@@ -250,6 +250,7 @@ const char* msgTypeName(uint8_t type) {
     case static_cast<uint8_t>(MsgType::kBufferInfo): return "buffer-info";
     case static_cast<uint8_t>(MsgType::kStats): return "stats";
     case static_cast<uint8_t>(MsgType::kDescribeHeaps): return "describe-heaps";
+    case static_cast<uint8_t>(MsgType::kBackings): return "backings";
     default: return type == kProtocolErrorType ? "protocol-error" : "unknown";
   }
 }

@@ -170,4 +170,13 @@ Result<StatsReply> ServiceClient::stats(bool holders) {
   return expect<StatsReply>(call(StatsRequest{holders}));
 }
 
+Result<BackingsReply> ServiceClient::backings() {
+  auto reply = expect<BackingsReply>(call(BackingsRequest{}));
+  if (reply || reply.code() != EOPNOTSUPP) return reply;
+  BackingsReply old;  // a service from before real dma-bufs: every buffer is a memfd
+  old.backing = "memfd";
+  old.description = "memfd (a service that predates backings)";
+  return old;
+}
+
 }  // namespace dmaheap::proto

@@ -59,6 +59,8 @@ class ServiceClient {
   Result<BufferInfo> bufferInfo(int buffer_fd);
   // The service's accounting. `holders` scans /proc for the processes holding each buffer.
   Result<StatsReply> stats(bool holders = true);
+  // What backs the service's buffers; from a service that predates the request, memfd for all.
+  Result<BackingsReply> backings();
 
   // One raw exchange: `request` (with `fd` when the type carries one), the reply, and the fd
   // that came with it. The reply's errno is in reply.error, not in the Result.

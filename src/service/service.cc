@@ -110,6 +110,7 @@ struct Service::Impl {
   const HeapRegistry& registry;
   ServiceOptions options;
   BufferWatcher watcher;
+  bool watcher_timer_polled = false;
   UniqueFd epoll;
   UniqueFd wake;
   UniqueFd signals;
@@ -506,6 +507,19 @@ struct Service::Impl {
     return okReply(out);
   }
 
+  Reply handle(Client&, const proto::BackingsRequest&, UniqueFd&, UniqueFd&) {
+    pollWatcher();
+    proto::BackingsReply out;
+    static const std::unique_ptr<Backing> kMemfd = makeMemfdBacking();
+    const Backing& backing = registry.backing() ? *registry.backing() : *kMemfd;
+    out.backing = std::string(backingName(backing.kind()));
+    out.description = backing.description();
+    std::map<uint64_t, std::string> ordered;  // by inode, as stats lists them
+    for (const auto& [wd, b] : buffers) ordered[b.file.ino] = std::string(backingName(b.buffer->backing()));
+    for (auto& [ino, name] : ordered) out.buffers.push_back({ino, std::move(name)});
+    return okReply(out);
+  }
+
   // A refusal: logged once per client and kind, counted, returned.
   Reply refuse(Client& c, const std::string& kind, const Error& e) {
     ++c.stats.refusals;
@@ -555,9 +569,13 @@ struct Service::Impl {
     }
     struct stat st {};
     if (::fstat((*buffer)->fd(), &st) != 0) return errorReply(makeError(errno, "fstat of a new buffer failed"));
-    auto wd = watcher.watch((*buffer)->fd());
+    auto wd = watcher.watch((*buffer)->fd(), (*buffer)->releaseSignal(), (*buffer)->loneCount());
     if (!wd) {
       return refuse(c, "watch", makeError(ENOMEM, "cannot track another buffer: " + wd.error().message()));
+    }
+    if (watcher.timerFd() >= 0 && !watcher_timer_polled) {
+      // Counted releases (real dma-bufs, heap/buffer_watcher.h) are looked for on a timer too.
+      if (auto ok = addToEpoll(watcher.timerFd(), kTagWatcher, EPOLLIN); ok) watcher_timer_polled = true;
     }
     LiveBuffer live;
     live.file = FileId{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};

@@ -11,15 +11,18 @@
 
 #include "board/board_loader.h"
 #include "emulation/embedded_backend.h"
+#include "heap/backing.h"
 
 namespace dmaheap::emul::testing {
 
-inline std::unique_ptr<EmbeddedBackend> defaultBackend(const std::string& kernel = "") {
+inline std::unique_ptr<EmbeddedBackend> defaultBackend(const std::string& kernel = "",
+                                                       std::shared_ptr<Backing> backing = nullptr) {
   BoardOptions o;
   o.kernel = kernel;
   auto board = loadBoard(o);
   EXPECT_TRUE(board.ok()) << (board.ok() ? "" : board.error().message());
   if (!board) return nullptr;
+  if (backing) board.value()->registry->setBacking(std::move(backing));
   auto backend = EmbeddedBackend::create(std::move(board.value()));
   EXPECT_TRUE(backend.ok());
   return backend.ok() ? std::move(backend.value()) : nullptr;

@@ -166,6 +166,73 @@ TEST_F(RunnerTest, NoDescriptorLeaksIntoTheProgram) {
   EXPECT_EQ(run({DMAHEAP_HEAP_USER, "fds"}), WEXITSTATUS(st));
 }
 
+// docs/emulation.md "Signals during an emulated ioctl": a signal whose handler has SA_RESTART
+// never shows as EINTR (the interrupted ioctl is restarted before the supervisor saw it, or the
+// wait is killable-only once it did). Without SA_RESTART a residual rate remains, measured and
+// documented there, not asserted.
+TEST_F(RunnerTest, AnIntervalTimerWithSaRestartNeverInterruptsAnAllocation) {
+  EXPECT_EQ(run({DMAHEAP_HEAP_USER, "eintr", "system", "3000", "restart"}), 0);
+  EXPECT_EQ(backend_->liveBuffers(), 0u);
+}
+
+// docs/emulation.md "The target's ABI over a real dma-buf", without a real dma-buf: a backing
+// that says it makes udmabufs but makes memfds. What the supervisor lets the host run then
+// reaches the kernel on a memfd (ENOTTY), which is how the routing shows.
+class PretendUdmabuf final : public Backing {
+ public:
+  BackingKind kind() const override { return BackingKind::kUdmabuf; }
+  std::string description() const override { return "pretend udmabuf"; }
+
+ protected:
+  Result<UniqueFd> make(uint64_t size, uint32_t, bool populate) override {
+    return createSealedMemfd("pretend", size, populate, true);
+  }
+};
+
+std::shared_ptr<Backing> pretendUdmabuf(bool with_memfd_chain) {
+  auto b = std::make_shared<PretendUdmabuf>();
+  if (with_memfd_chain) b->setNext(makeMemfdBacking());
+  return b;
+}
+
+TEST_F(RunnerTest, OnARealDmabufWhatTheHostAnswersAsTheTargetGoesToTheHost) {
+  backend_ = defaultBackend("", pretendUdmabuf(true));
+  SupervisorStats stats;
+  // SYNC exists on target and host: the supervisor continues it; the kernel finds a memfd.
+  EXPECT_EQ(run({DMAHEAP_HEAP_USER, "bufioctl", "system", "sync"}, Namespaces::kAuto, &stats), ENOTTY);
+  EXPECT_EQ(stats.host_ioctls, 1u);
+  EXPECT_EQ(stats.buffer_ioctls, 0u);
+  // The memfd backing: the emulation answers it.
+  backend_ = defaultBackend();
+  EXPECT_EQ(run({DMAHEAP_HEAP_USER, "bufioctl", "system", "sync"}, Namespaces::kAuto, &stats), 0);
+  EXPECT_EQ(stats.host_ioctls, 0u);
+  EXPECT_EQ(stats.buffer_ioctls, 1u);
+}
+
+TEST_F(RunnerTest, WhatOnlyTheHostHasIsTheTargetsEnotty) {
+  // EXPORT_SYNC_FILE exists from 6.0: a 5.15 target on this host gets the front door's ENOTTY.
+  backend_ = defaultBackend("5.15", pretendUdmabuf(true));
+  SupervisorStats stats;
+  EXPECT_EQ(run({DMAHEAP_HEAP_USER, "bufioctl", "system", "export"}, Namespaces::kAuto, &stats), ENOTTY);
+  EXPECT_EQ(stats.host_ioctls, 0u);
+  EXPECT_EQ(stats.buffer_ioctls, 1u);
+}
+
+TEST_F(RunnerTest, WithRealDmabufsOnlyTheFilterLeavesOutWhatTheHostAnswers) {
+  // No chain: every buffer is "real", so SYNC on a 6.18 target never reaches the supervisor.
+  backend_ = defaultBackend("", pretendUdmabuf(false));
+  ASSERT_TRUE(backend_->realDmabufsOnly());
+  SupervisorStats stats;
+  EXPECT_EQ(run({DMAHEAP_HEAP_USER, "bufioctl", "system", "sync"}, Namespaces::kAuto, &stats), ENOTTY);
+  EXPECT_EQ(stats.notifications, 1u);  // the ALLOC only
+  EXPECT_EQ(stats.host_ioctls + stats.buffer_ioctls + stats.continued, 0u);
+  // On 5.15 EXPORT_SYNC_FILE is still sent, for its ENOTTY; SYNC still is not.
+  backend_ = defaultBackend("5.15", pretendUdmabuf(false));
+  EXPECT_EQ(run({DMAHEAP_HEAP_USER, "bufioctl", "system", "export"}, Namespaces::kAuto, &stats), ENOTTY);
+  EXPECT_EQ(stats.notifications, 2u);
+  EXPECT_EQ(stats.buffer_ioctls, 1u);
+}
+
 TEST_F(RunnerTest, OnlyTheHeapIoctlIsEmulated) {
   SupervisorStats stats;
   EXPECT_EQ(run({DMAHEAP_HEAP_USER, "alloc", "system"}, Namespaces::kAuto, &stats), 0);

@@ -3,9 +3,11 @@
 #include "heap/dmabuf_ioctl.h"
 
 #include <fcntl.h>
+#include <sys/utsname.h>
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <vector>
 
 namespace dmaheap::dmabuf {
 namespace {
@@ -255,6 +257,33 @@ TEST(FrontDoorBuffer, DecodeErrorsInTheKernelsOrder) {
   EXPECT_EQ(decodeBufferIoctl(uapi::kBufImportSyncFile, bytesOf(uapi::ExportSyncFile{16, 3}), k).code(), EINVAL);
   // A string argument has no minimum: the empty name is valid.
   EXPECT_TRUE(decodeBufferIoctl(uapi::kBufSetNameB, {}, k).ok());
+}
+
+// docs/emulation.md "The target's ABI over a real dma-buf": the host runs what both have.
+TEST(FrontDoorHost, TheHostAnswersWhatTheTargetHasToo) {
+  Kernel k515, k60, k612;
+  k515.version = KernelVersion::of(5, 15);
+  k60.version = KernelVersion::of(6, 0);
+  k612.version = KernelVersion::of(6, 12);
+  const std::vector<uint32_t> all = {uapi::kBufIoctlSync, uapi::kBufSetNameA, uapi::kBufSetNameB,
+                                     uapi::kBufExportSyncFile, uapi::kBufImportSyncFile};
+  EXPECT_EQ(bufferIoctlNumbers(), all);
+  for (uint32_t cmd : all) {
+    EXPECT_TRUE(hostAnswersAsTarget(cmd, k612, k612)) << std::hex << cmd;
+    EXPECT_TRUE(hostAnswersAsTarget(cmd, k60, k612)) << std::hex << cmd;
+  }
+  // A 5.15 target lacks the sync-file ioctls a 6.12 host has, and the other way round.
+  EXPECT_TRUE(hostAnswersAsTarget(uapi::kBufIoctlSync, k515, k612));
+  EXPECT_TRUE(hostAnswersAsTarget(uapi::kBufSetNameB, k515, k612));
+  EXPECT_FALSE(hostAnswersAsTarget(uapi::kBufExportSyncFile, k515, k612));
+  EXPECT_FALSE(hostAnswersAsTarget(uapi::kBufImportSyncFile, k515, k612));
+  EXPECT_FALSE(hostAnswersAsTarget(uapi::kBufExportSyncFile, k612, k515));
+  // A number no release has: both lack it, so the host's ENOTTY is the target's.
+  EXPECT_TRUE(hostAnswersAsTarget(0x40086209u, k515, k612));
+  // This machine's kernel, as uname names it (major.minor, then the rest).
+  struct utsname u {};
+  ASSERT_EQ(::uname(&u), 0);
+  EXPECT_EQ(std::string(u.release).rfind(runningKernel().version.str() + ".", 0), 0u) << u.release;
 }
 
 }  // namespace

@@ -87,6 +87,26 @@ TEST(Service, AllocHandsOutRealSealedMemoryWithTheRequestedAccessMode) {
   EXPECT_EQ(errno, EACCES);
 }
 
+// docs/emulation.md "Backings": a service whose board has no backing set makes memfds, and
+// says so for itself and for each live buffer, by inode.
+TEST(Service, BackingsNameTheServicesAndEachBuffers) {
+  ServiceProcess svc;
+  auto c = svc.connect();
+  auto a = c.allocate("system", 4096);
+  auto b = c.allocate("reserved", 8192);
+  ASSERT_TRUE(a.ok() && b.ok());
+  auto backings = c.backings();
+  ASSERT_TRUE(backings.ok()) << backings.error().message();
+  EXPECT_EQ(backings->backing, "memfd");
+  EXPECT_EQ(backings->description, "memfd (a sealed memfd per buffer; not importable by devices)");
+  std::vector<proto::BufferBacking> expected = {{a->info.inode, "memfd"}, {b->info.inode, "memfd"}};
+  if (expected[0].inode > expected[1].inode) std::swap(expected[0], expected[1]);
+  EXPECT_EQ(backings->buffers, expected);
+  a->fd.reset();
+  b->fd.reset();
+  EXPECT_TRUE(waitFor([&] { return c.backings().ok() && c.backings()->buffers.empty(); }));
+}
+
 TEST(Service, RefusalsCarryTheKernelsErrno) {
   ServiceProcess svc;
   auto c = svc.connect();

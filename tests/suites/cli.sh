@@ -54,6 +54,22 @@ if [[ -f $rpi4 ]]; then
   check "dt-check --devices: every memory-region user of the Raspberry Pi 4 tree gets a heap decision" "yes" \
     "$($bin dt-check "$rpi4" --devices --json | json "'yes' if 'devices' in d and all('heap' in x and x['heap_reason'] for x in d['devices']) else 'no'")"
 fi
+# Backings (docs/emulation.md "Backings"): the host's devices moved to where nothing is.
+nohost() { env DMAHEAP_HOST_DMA_HEAP=/nonexistent/heap DMAHEAP_HOST_UDMABUF=/nonexistent/udmabuf \
+  DMAHEAP_HOST_UDMABUF_PARAMETERS=/nonexistent/parameters DMAHEAP_HOST_DRI=/nonexistent/dri "$@"; }
+check "list: the backing auto picks without host devices" "memfd" "$(nohost $bin list --json | json "d['backing']['name']")"
+out=$(nohost $bin run --backing udmabuf -- true 2>&1); rc=$?
+check "run --backing udmabuf without /dev/udmabuf exits 2" "2" "$rc"
+check "run --backing udmabuf without /dev/udmabuf says why" \
+  "dmaheap run: ENOENT: --backing udmabuf is not available: cannot open /nonexistent/udmabuf: No such file or directory" "$out"
+out=$(nohost ${bin}d --backing vgem --socket /tmp/dmaheap-cli-backing.sock 2>&1); rc=$?
+check "dmaheapd --backing vgem without /dev/dri exits 1" "1" "$rc"
+check "dmaheapd --backing vgem without /dev/dri says why" \
+  "dmaheapd: ENOENT: --backing vgem is not available: no vgem device: cannot open /nonexistent/dri: No such file or directory" "$out"
+check "run --backing memfd reports it and runs the program" \
+  "dmaheap run: backing: memfd (a sealed memfd per buffer; not importable by devices)|0" \
+  "$(nohost $bin run --backing memfd -- true 2>&1)|$?"
+$bin run --backing bogus -- true >/dev/null 2>&1; check "run --backing bogus is a usage error" "2" "$?"
 head -c 100 /dev/urandom > /tmp/dmaheap-cli-garbage.dtb
 $bin dt-check /tmp/dmaheap-cli-garbage.dtb >/dev/null 2>&1; check "dt-check: garbage exits 2" "2" "$?"
 exit $fail

@@ -61,4 +61,32 @@ void addBoardOptions(Cli& cli, CLI::App* app, BoardArgs* a) {
   addMemorySizeOption(app, &a->memory_size)->group(kBoardGroup);
 }
 
+CLI::Option* addBackingOption(Cli& cli, CLI::App* app, std::optional<std::string>* backing) {
+  std::vector<std::string> names;
+  for (BackingChoice c : {BackingChoice::kAuto, BackingChoice::kHostHeap, BackingChoice::kUdmabuf, BackingChoice::kVgem,
+                          BackingChoice::kMemfd}) {
+    names.emplace_back(backingChoiceName(c));
+  }
+  return cli.words(app->add_option("--backing", *backing,
+                                   "What backs each buffer: auto (the best the host offers: host-heap, udmabuf, vgem, "
+                                   "then memfd), host-heap, udmabuf, vgem or memfd")
+                       ->type_name("NAME"),
+                   names);
+}
+
+Result<std::shared_ptr<Backing>> selectBackingFor(const std::optional<std::string>& backing, const std::string& prefix,
+                                                  std::string* why) {
+  BackingOptions o;
+  if (backing) {
+    auto choice = parseBackingChoice(*backing);
+    if (!choice) return choice.error();
+    o.choice = choice.value();
+  }
+  o.paths = HostPaths::fromEnvironment();
+  o.notice_prefix = prefix;
+  auto selected = selectBacking(o, why);
+  if (!selected) return selected.error();
+  return std::shared_ptr<Backing>(std::move(selected.value()));
+}
+
 }  // namespace dmaheap::cli

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "board/board_loader.h"
+#include "heap/backing.h"
 #include "tools/cli/cli.h"
 
 namespace dmaheap::cli {
@@ -34,5 +35,14 @@ CLI::Option* addCmdlineOption(CLI::App* app, std::optional<std::string>* cmdline
 // The bootloader's /memory fix-ups (docs/device-trees.md): dt-check takes these without a board too.
 CLI::Option* addMemoryOption(CLI::App* app, std::optional<std::string>* memory);
 CLI::Option* addMemorySizeOption(CLI::App* app, std::optional<std::string>* memory_size);
+
+// --backing auto|host-heap|udmabuf|vgem|memfd (run, dmaheapd): what real memory backs each
+// buffer (docs/emulation.md "Backings"). Defined here once for both.
+CLI::Option* addBackingOption(Cli& cli, CLI::App* app, std::optional<std::string>* backing);
+// The backing --backing names (auto when absent), the host's device paths from the environment
+// (HostPaths::fromEnvironment); fallback notices go to stderr after `prefix`. `why` gets the
+// report line ("backing: ..."). EINVAL for an unknown name; selectBacking's errors.
+Result<std::shared_ptr<Backing>> selectBackingFor(const std::optional<std::string>& backing, const std::string& prefix,
+                                                  std::string* why);
 
 }  // namespace dmaheap::cli

@@ -33,7 +33,7 @@ std::string descriptorNote(const HeapDescriptor& d) {
 }  // namespace
 
 void printHeapList(bool json, const std::string& kernel, std::vector<proto::HeapRecord> records,
-                   const std::string& served_by, const dt::BoardPlan* plan) {
+                   const std::string& served_by, const dt::BoardPlan* plan, const BackingView& backing) {
   // With --memory/--memory-size, which /memory the board got and where it came from.
   const bool fixed = plan && plan->memory_origin.from.rfind("--", 0) == 0;
   // Sorted by name, as `ls /dev/dma_heap` shows them.
@@ -59,6 +59,7 @@ void printHeapList(bool json, const std::string& kernel, std::vector<proto::Heap
                               {"nodes", plan->memory_origin.nodes},
                               {"detail", plan->memory_origin.detail}};
     }
+    if (!backing.name.empty()) out["backing"] = {{"name", backing.name}, {"description", backing.description}};
     std::printf("%s\n", jsonText(out).c_str());
     return;
   }
@@ -76,6 +77,7 @@ void printHeapList(bool json, const std::string& kernel, std::vector<proto::Heap
                 formatSize(h.free).c_str(), formatSize(h.largest_free_block).c_str(), descriptorNote(r.descriptor).c_str());
   }
   if (records.empty()) std::printf("  (none: this kernel creates no DMA-BUF heaps)\n");
+  if (!backing.name.empty()) std::printf("  buffers backed by %s\n", backing.description.c_str());
 }
 
 void printBuffers(bool json, const std::vector<proto::BufferInfo>& buffers) {

@@ -26,9 +26,13 @@ using service::bufferInfoOf;
 using service::heapInfoOf;
 using service::heapRecordOf;
 
-// `served_by`: "" for the embedded heaps, else e.g. "dmaheapd pid 42".
+// `served_by`: "" for the embedded heaps, else e.g. "dmaheapd pid 42". `backing`: what backs
+// the buffers (name and description, heap/backing.h); nothing printed when the name is empty.
+struct BackingView {
+  std::string name, description;
+};
 void printHeapList(bool json, const std::string& kernel, std::vector<proto::HeapRecord> heaps,
-                   const std::string& served_by, const dt::BoardPlan* plan = nullptr);
+                   const std::string& served_by, const dt::BoardPlan* plan = nullptr, const BackingView& backing = {});
 void printBuffers(bool json, const std::vector<proto::BufferInfo>& buffers);
 void printHeapNow(const proto::HeapInfo& heap, const std::string& served_by);
 void printAllocFailure(int err, uint64_t index, uint64_t count, const std::string& heap, const std::string& why);

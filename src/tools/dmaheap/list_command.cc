@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "base/errno_name.h"
+#include "heap/backing.h"
 #include "tools/cli/board_args.h"
 #include "tools/dmaheap/commands.h"
 #include "tools/dmaheap/heap_views.h"
@@ -25,8 +26,10 @@ int runList(const ListArgs& args) {
       std::fprintf(stderr, "dmaheap list: %s: %s\n", errnoName(heaps.code()).c_str(), heaps.error().message().c_str());
       return kExitFailure;
     }
+    BackingView backing;
+    if (auto b = service->backings()) backing = {b->backing, b->description};
     printHeapList(json, service->service().kernel, std::move(heaps.value()),
-                  "dmaheapd pid " + std::to_string(service->service().pid));
+                  "dmaheapd pid " + std::to_string(service->service().pid), nullptr, backing);
     return kExitOk;
   }
   auto board = loadBoard(args.board.options());
@@ -37,7 +40,13 @@ int runList(const ListArgs& args) {
   const HeapRegistry& registry = *board.value()->registry;
   std::vector<proto::HeapRecord> heaps;
   for (const HeapEntry* h : registry.heaps()) heaps.push_back(heapRecordOf(*h));
-  printHeapList(json, registry.kernel().version.str(), std::move(heaps), "", &board.value()->plan);
+  // What `dmaheap run` and dmaheapd would choose here by default (auto), without its fallback lines.
+  BackingView backing;
+  BackingOptions o;
+  o.paths = HostPaths::fromEnvironment();
+  o.notice = [](const std::string&) {};
+  if (auto b = selectBacking(o)) backing = {std::string(backingName(b.value()->kind())), b.value()->description()};
+  printHeapList(json, registry.kernel().version.str(), std::move(heaps), "", &board.value()->plan, backing);
   return kExitOk;
 }
 

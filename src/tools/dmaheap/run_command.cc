@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "base/backend_name.h"
+#include "base/errno_name.h"
 #include "emulation/embedded_backend.h"
 #include "emulation/runner.h"
 #include "emulation/service_backend.h"
@@ -16,7 +17,7 @@ namespace {
 
 struct RunArgs {
   BoardArgs board;
-  std::optional<std::string> backend, socket;
+  std::optional<std::string> backend, socket, backing;
   std::vector<std::string> program;  // PROGRAM [ARGS...], after --
 };
 
@@ -30,7 +31,11 @@ Result<std::unique_ptr<emul::HeapBackend>> makeBackend(const RunArgs& args) {
   const bool wants_board = !board_options.dtb.empty() || !board_options.kernel.empty() ||
                            !board_options.kernel_config.empty() || !board_options.cmdline.empty() ||
                            !board_options.profile.empty() || !board_options.heaps_file.empty() ||
-                           !board_options.memory.empty() || !board_options.memory_size.empty();
+                           !board_options.memory.empty() || !board_options.memory_size.empty() ||
+                           args.backing.has_value();
+  if (mode == BackendName::kService && args.backing) {
+    return makeError(EINVAL, "--backing chooses the embedded backend's backing; the service's is dmaheapd --backing");
+  }
   if (mode == BackendName::kService || (mode == BackendName::kAuto && !wants_board)) {
     const auto& socket = args.socket;
     auto service = emul::ServiceBackend::connect(socket ? *socket : proto::defaultSocketPath());
@@ -43,6 +48,12 @@ Result<std::unique_ptr<emul::HeapBackend>> makeBackend(const RunArgs& args) {
   }
   auto board = loadBoard(board_options);
   if (!board) return board.error();
+  // Chosen once, before the program starts; reported unless it is today's memfd by default.
+  std::string why;
+  auto backing = selectBackingFor(args.backing, "dmaheap run", &why);
+  if (!backing) return makeError(backing.code(), errnoName(backing.code()) + ": " + backing.error().message());
+  if (args.backing || backing.value()->realDmabuf()) std::fprintf(stderr, "dmaheap run: %s\n", why.c_str());
+  board.value()->registry->setBacking(std::move(backing.value()));
   auto embedded = emul::EmbeddedBackend::create(std::move(board.value()));
   if (!embedded) return embedded.error();
   return std::unique_ptr<emul::HeapBackend>(std::move(embedded.value()));
@@ -90,6 +101,7 @@ void defineRun(Cli& cli) {
                 ->type_name("NAME"),
             backends);
   cli.file(sub->add_option("--socket", args->socket, "The dmaheapd socket for the service backend")->type_name("PATH"));
+  addBackingOption(cli, sub, &args->backing);
   sub->add_option("PROGRAM", args->program, "After --: the program to run and its arguments")->type_name("");
   cli.program(sub);
   cli.onRun(sub, [&cli, sub, args] { return runRun(cli, sub, *args); });

@@ -24,9 +24,30 @@ namespace {
 // The descriptor of each heap, by name (DescribeHeaps; what `type` implies from an older service).
 using Descriptors = std::map<std::string, HeapDescriptor>;
 
-nlohmann::json toJson(const proto::StatsReply& s, const Descriptors& descriptors) {
+// What backs each buffer, by inode (the Backings request), and the service's backing.
+struct Backings {
+  std::string backing = "memfd", description;
+  std::map<uint64_t, std::string> by_inode;
+  std::string of(uint64_t inode) const {
+    auto it = by_inode.find(inode);
+    return it == by_inode.end() ? "-" : it->second;
+  }
+};
+
+Backings backingsOf(proto::ServiceClient& client) {
+  Backings out;
+  if (auto b = client.backings()) {
+    out.backing = b->backing;
+    out.description = b->description;
+    for (const auto& buf : b->buffers) out.by_inode[buf.inode] = buf.backing;
+  }
+  return out;
+}
+
+nlohmann::json toJson(const proto::StatsReply& s, const Descriptors& descriptors, const Backings& backings) {
   nlohmann::json out;
   out["service_pid"] = s.service_pid;
+  out["backing"] = {{"name", backings.backing}, {"description", backings.description}};
   out["buffers_freed"] = s.buffers_freed;
   out["watch_rechecks"] = s.watch_rechecks;
   out["heaps"] = nlohmann::json::array();
@@ -56,6 +77,7 @@ nlohmann::json toJson(const proto::StatsReply& s, const Descriptors& descriptors
                               {"heap", b.buffer.heap},
                               {"name", b.buffer.name},
                               {"segments", segments},
+                              {"backing", backings.of(b.buffer.inode)},
                               {"owner", {{"pid", b.owner_pid}, {"uid", b.owner_uid}, {"comm", b.owner_comm}, {"client", b.client}}},
                               {"holders", holders}});
   }
@@ -81,16 +103,18 @@ nlohmann::json toJson(const proto::StatsReply& s, const Descriptors& descriptors
   return out;
 }
 
-void printText(const proto::StatsReply& s) {
-  std::printf("dmaheapd pid %u: %zu live buffer%s, %llu freed since start\n\n", s.service_pid, s.buffers.size(),
+void printText(const proto::StatsReply& s, const Backings& backings) {
+  std::printf("dmaheapd pid %u: %zu live buffer%s, %llu freed since start\n", s.service_pid, s.buffers.size(),
               s.buffers.size() == 1 ? "" : "s", static_cast<unsigned long long>(s.buffers_freed));
+  std::printf("backing: %s\n\n", backings.description.c_str());
   std::printf("%-28s %-7s %12s %12s %12s %14s %8s\n", "HEAP", "TYPE", "SIZE", "USED", "FREE", "LARGEST BLOCK", "BUFFERS");
   for (const auto& h : s.heaps) {
     std::printf("%-28s %-7s %12s %12s %12s %14s %8u\n", h.heap.name.c_str(), h.heap.type.c_str(),
                 formatSize(h.heap.size).c_str(), formatSize(h.used).c_str(), formatSize(h.heap.free).c_str(),
                 formatSize(h.heap.largest_free_block).c_str(), h.buffers);
   }
-  std::printf("\n%-10s %12s %-20s %-16s %-14s %s\n", "INODE", "SIZE", "HEAP", "NAME", "OWNER", "HOLDERS (pid comm fds/maps)");
+  std::printf("\n%-10s %12s %-20s %-16s %-14s %-9s %s\n", "INODE", "SIZE", "HEAP", "NAME", "OWNER", "BACKING",
+              "HOLDERS (pid comm fds/maps)");
   for (const auto& b : s.buffers) {
     std::string holders;
     for (const auto& h : b.holders) {
@@ -98,9 +122,9 @@ void printText(const proto::StatsReply& s) {
                  "/" + std::to_string(h.mappings);
     }
     const std::string owner = std::to_string(b.owner_pid) + " " + b.owner_comm;
-    std::printf("%-10llu %12s %-20s %-16s %-14s %s\n", static_cast<unsigned long long>(b.buffer.inode),
+    std::printf("%-10llu %12s %-20s %-16s %-14s %-9s %s\n", static_cast<unsigned long long>(b.buffer.inode),
                 formatSize(b.buffer.size).c_str(), b.buffer.heap.c_str(), b.buffer.name.empty() ? "-" : b.buffer.name.c_str(),
-                owner.c_str(), holders.empty() ? "-" : holders.c_str());
+                owner.c_str(), backings.of(b.buffer.inode).c_str(), holders.empty() ? "-" : holders.c_str());
   }
   if (s.buffers.empty()) std::printf("(none)\n");
   std::printf("\n%-6s %-8s %-6s %-20s %9s %9s %9s %12s\n", "CLIENT", "PID", "UID", "COMM", "REQUESTS", "ALLOCS",
@@ -146,14 +170,15 @@ int runStats(const StatsArgs& args) {
     std::fprintf(stderr, "dmaheap stats: %s: %s\n", errnoName(stats.code()).c_str(), stats.error().message().c_str());
     return kExitFailure;
   }
+  const Backings backings = backingsOf(*client);
   if (args.json) {
     Descriptors descriptors;
     if (auto described = client->describeHeaps()) {
       for (const auto& r : described.value()) descriptors[r.heap.name] = r.descriptor;
     }
-    std::printf("%s\n", jsonText(toJson(*stats, descriptors)).c_str());
+    std::printf("%s\n", jsonText(toJson(*stats, descriptors, backings)).c_str());
   } else {
-    printText(*stats);
+    printText(*stats, backings);
   }
   return kExitOk;
 }

@@ -28,7 +28,7 @@ using dmaheap::cli::kExitUsage;
 
 struct DaemonArgs {
   dmaheap::cli::BoardArgs board;
-  std::optional<std::string> socket, config;
+  std::optional<std::string> socket, config, backing;
   bool no_keeper = false;
 };
 
@@ -66,6 +66,7 @@ int main(int argc, char** argv) {
                ->type_name("PATH"));
   cli.file(cli.app().add_option("--config", args.config, "Heap owner/group/mode and per-uid quotas (dmaheapd(8))")
                ->type_name("FILE"));
+  dmaheap::cli::addBackingOption(cli, &cli.app(), &args.backing);
   cli.app()
       .add_flag("--no-keeper", args.no_keeper,
                 "Without systemd: start no keeper process, so live buffers do not survive a restart")
@@ -98,6 +99,13 @@ int serve(const DaemonArgs& args) {
     std::fprintf(stderr, "dmaheapd: %s\n", board.error().message().c_str());
     return kExitUsage;
   }
+  std::string backing_report;
+  auto backing = dmaheap::cli::selectBackingFor(args.backing, "dmaheapd", &backing_report);
+  if (!backing) {
+    std::fprintf(stderr, "dmaheapd: %s: %s\n", dmaheap::errnoName(backing.code()).c_str(), backing.error().message().c_str());
+    return kExitFailure;
+  }
+  board.value()->registry->setBacking(std::move(backing.value()));
   dmaheap::service::ServiceOptions options;
   options.handle_signals = true;
   if (!config_path.empty()) {
@@ -194,6 +202,7 @@ int serve(const DaemonArgs& args) {
   std::fprintf(stderr, "dmaheapd: kernel %s, heaps: %s; listening on %s\n",
                board.value()->registry->kernel().version.str().c_str(), heaps.empty() ? "none" : heaps.c_str(),
                where.c_str());
+  std::fprintf(stderr, "dmaheapd: %s\n", backing_report.c_str());
   if (notifier) (void)notifier->send("READY=1\nSTATUS=serving on " + where);
   if (auto ok = (*service)->run(); !ok) {
     std::fprintf(stderr, "dmaheapd: %s\n", ok.error().message().c_str());
