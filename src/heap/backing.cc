@@ -402,7 +402,10 @@ Result<std::unique_ptr<Backing>> selectBacking(const BackingOptions& options, st
   }
   head->setNotice(notice);
   if (why) {
-    *why = "backing: " + head->description();
+    *why = "backing: " + head->description() + "; releases seen by " +
+           (head->releaseSignal() == ReleaseSignal::kInotify
+                ? std::string("inotify")
+                : "fdinfo count (" + std::to_string(head->loneCount()) + " with one fd)");
     if (!refused.empty()) *why += " (" + refused + ")";
   }
   return head;

@@ -131,7 +131,8 @@ struct BackingOptions {
 // Chooses the backing once. auto: the first of host heap (its node opens), udmabuf (the device
 // opens), vgem (a /dev/dri/card* whose driver is "vgem" opens), memfd; each candidate must also
 // make and release one page before it is chosen. `why` (when given) gets one sentence: what was
-// chosen and why each better one was not. An explicit choice that the host cannot give fails
+// chosen, how its releases are seen (inotify, or the fdinfo count of a kept dup), and why each
+// better one was not. An explicit choice that the host cannot give fails
 // with that step's errno (ENOENT, EACCES, ...) and a message naming the device and the errno.
 // The chosen backing's chain is the remaining candidates the host offers, memfd last; the host
 // heap has none (its failures are the program's errno).

@@ -103,7 +103,7 @@ TEST(Backing, AutoWithNothingOnTheHostIsMemfdAndSaysWhy) {
   EXPECT_FALSE(b.value()->realDmabuf());
   EXPECT_EQ(b.value()->next(), nullptr);
   EXPECT_EQ(b.value()->releaseSignal(), ReleaseSignal::kInotify);
-  EXPECT_EQ(why, "backing: memfd (a sealed memfd per buffer; not importable by devices) (cannot open " + d.path() +
+  EXPECT_EQ(why, "backing: memfd (a sealed memfd per buffer; not importable by devices); releases seen by inotify (cannot open " + d.path() +
                      "/no-heap: No such file or directory; cannot open " + d.path() +
                      "/no-udmabuf: No such file or directory; no vgem device: cannot open " + d.path() +
                      "/no-dri: No such file or directory)");
@@ -173,7 +173,7 @@ TEST(Backing, DevicesThatOpenButAreNotTheDeviceAreRefusedByTheirProbe) {
   auto a = selectBacking(o, &why);
   ASSERT_TRUE(a.ok());
   EXPECT_EQ(a.value()->kind(), BackingKind::kMemfd);
-  EXPECT_EQ(why, "backing: memfd (a sealed memfd per buffer; not importable by devices) (host-heap cannot make a buffer: "
+  EXPECT_EQ(why, "backing: memfd (a sealed memfd per buffer; not importable by devices); releases seen by inotify (host-heap cannot make a buffer: "
                  "DMA_HEAP_IOCTL_ALLOC on " + o.paths.dma_heap + ": Inappropriate ioctl for device; udmabuf cannot make "
                  "a buffer: UDMABUF_CREATE on /dev/null: Inappropriate ioctl for device; no vgem device under " +
                      o.paths.dri + "; " + o.paths.dri + "/card0 is not a DRM device)");

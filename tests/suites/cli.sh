@@ -67,7 +67,7 @@ check "dmaheapd --backing vgem without /dev/dri exits 1" "1" "$rc"
 check "dmaheapd --backing vgem without /dev/dri says why" \
   "dmaheapd: ENOENT: --backing vgem is not available: no vgem device: cannot open /nonexistent/dri: No such file or directory" "$out"
 check "run --backing memfd reports it and runs the program" \
-  "dmaheap run: backing: memfd (a sealed memfd per buffer; not importable by devices)|0" \
+  "dmaheap run: backing: memfd (a sealed memfd per buffer; not importable by devices); releases seen by inotify|0" \
   "$(nohost $bin run --backing memfd -- true 2>&1)|$?"
 $bin run --backing bogus -- true >/dev/null 2>&1; check "run --backing bogus is a usage error" "2" "$?"
 head -c 100 /dev/urandom > /tmp/dmaheap-cli-garbage.dtb
