@@ -208,7 +208,8 @@ Result<int> runProgram(HeapBackend& backend, const RunOptions& options) {
   }
   std::vector<SupervisedHeap> supervised;
   for (size_t i = 0; i < names.size() && i < report->heap_count; ++i) supervised.push_back({names[i], report->mount_ids[i]});
-  Supervisor supervisor(std::move(listener), backend, std::move(supervised), paths.get());
+  Supervisor supervisor(std::move(listener), backend, std::move(supervised), paths.get(), options.trace);
+  const int trace_fd = options.trace ? options.trace->watchFd() : -1;
 
   // The child's exit comes through a pidfd, not SIGCHLD: in a multi-threaded caller another
   // thread may take a process-directed signal.
@@ -216,12 +217,17 @@ Result<int> runProgram(HeapBackend& backend, const RunOptions& options) {
   bool listening = true;
   int status = 0;
   for (;;) {
-    struct pollfd fds[3] = {{sigfd.get(), POLLIN, 0}, {child_pidfd.get(), POLLIN, 0}, {supervisor.listenerFd(), POLLIN, 0}};
-    const int n = ::poll(fds, listening ? 3 : 2, child_pidfd ? -1 : 100);
+    // The trace's release watch is the last entry, present whether or not the listener is.
+    struct pollfd fds[4] = {{sigfd.get(), POLLIN, 0}, {child_pidfd.get(), POLLIN, 0}, {supervisor.listenerFd(), POLLIN, 0},
+                            {trace_fd, POLLIN, 0}};
+    if (!listening) fds[2] = fds[3];
+    const nfds_t count = (listening ? 3 : 2) + (trace_fd >= 0 ? 1 : 0);
+    const int n = ::poll(fds, count, child_pidfd ? -1 : 100);
     if (n < 0) {
       if (errno == EINTR) continue;
       break;
     }
+    if (trace_fd >= 0 && (fds[count - 1].revents & POLLIN)) options.trace->pollReleases();
     if (listening && (fds[2].revents & POLLIN)) {
       (void)supervisor.handleOne();  // a task that died meanwhile is not our error
     } else if (listening && (fds[2].revents & (POLLHUP | POLLERR))) {
@@ -240,12 +246,15 @@ Result<int> runProgram(HeapBackend& backend, const RunOptions& options) {
         }
         ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
         if (options.stats) *options.stats = supervisor.stats();
+        // The program's own references died with it: their releases are queued by now.
+        if (options.trace) options.trace->pollReleases();
         return exitCodeOf(status);
       }
     }
   }
   finish(&status);
   if (options.stats) *options.stats = supervisor.stats();
+  if (options.trace) options.trace->pollReleases();
   return exitCodeOf(status);
 }
 
