@@ -80,6 +80,7 @@ PY
   || { tail -n 20 "$work/conformance.log"; fail "conformance under dmaheap run --trace"; }
 tail -n 1 "$work/conformance.log" | grep -Eq '^[0-9]+ passed, 0 failed$' || fail "conformance did not pass under --trace"
 check_replay conformance "$work/conformance.trace" --kernel 6.18
+check_edge conformance "$work/conformance.trace" --kernel 6.18
 # Every line is whole; releases follow allocations.
 python3 - "$work/conformance.trace" <<'PY'
 import json, sys
