@@ -28,8 +28,8 @@ namespace {
 
 }  // namespace
 
-TraceLog::TraceLog(UniqueFd fd, Releases releases, std::unique_ptr<BufferWatcher> watcher)
-    : fd_(std::move(fd)), releases_(releases), watcher_(std::move(watcher)) {}
+TraceLog::TraceLog(UniqueFd fd, std::unique_ptr<BufferWatcher> watcher)
+    : fd_(std::move(fd)), watcher_(std::move(watcher)) {}
 
 Result<std::unique_ptr<TraceLog>> TraceLog::open(const std::string& path, Releases releases) {
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
@@ -45,7 +45,7 @@ Result<std::unique_ptr<TraceLog>> TraceLog::onFd(UniqueFd fd, Releases releases)
   if (releases == Releases::kWatched) {
     if (auto st = makeWatcher(&watcher); !st) return st.error();
   }
-  return std::unique_ptr<TraceLog>(new TraceLog(std::move(fd), releases, std::move(watcher)));
+  return std::unique_ptr<TraceLog>(new TraceLog(std::move(fd), std::move(watcher)));
 }
 
 void TraceLog::writeLocked(Event& event) {

@@ -77,13 +77,12 @@ class TraceLog {
   uint64_t lost() const;
 
  private:
-  TraceLog(UniqueFd fd, Releases releases, std::unique_ptr<BufferWatcher> watcher);
+  TraceLog(UniqueFd fd, std::unique_ptr<BufferWatcher> watcher);
   void writeLocked(Event& event);  // stamps the time
   void pollLocked();
 
   mutable std::mutex mu_;
   UniqueFd fd_;
-  Releases releases_;
   std::unique_ptr<BufferWatcher> watcher_;  // kWatched only
   uint64_t page_size_ = 4096;
   uint64_t next_buffer_ = 1;
