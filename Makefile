@@ -43,7 +43,7 @@ demo: build
 	@scripts/demo.sh $(BUILD)
 
 # Builds only what the benchmarks run (the tests are not needed), then runs them.
-BENCH_TARGETS := alloc_bench service_paths_bench run_bench cma_placement_bench memory_model_bench \
+BENCH_TARGETS := alloc_bench service_paths_bench run_bench trace_bench cma_placement_bench memory_model_bench \
                  dtcheck_bench dmaheap dmaheapd
 bench: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds and runs the text-parser fuzz targets of fuzz/text_fuzz.cc with clang (libFuzzer + ASan +
-# UBSan), one capped, fixed-seed pass each (make test): workload (simulate's JSON workloads),
+# UBSan), one capped, fixed-seed pass each (make test): workload (simulate's JSON workloads), trace
+# (allocation traces, docs/traces.md),
 # kconfig (kernel .config files), cmdline (`cma=` and size arguments), heaps (heap profiles,
 # --heaps FILE), access (dmaheapd --config FILE). Seeds: the committed corpus and examples.
 #   fuzz/run-text.sh [SECONDS-PER-TARGET] [TARGET...]     (default 60, all targets)
@@ -10,7 +11,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(workload kconfig cmdline heaps access)
+[[ ${#targets[@]} -gt 0 ]] || targets=(workload trace kconfig cmdline heaps access)
 source fuzz/objects.sh
 source fuzz/targets.sh
 status=0

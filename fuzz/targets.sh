@@ -6,11 +6,11 @@
 #   fuzz_ordered_seeds T OUT  the committed corpus fuzz/corpus/T plus the tree seeds, in OUT, in a
 #                             fixed order (see below)
 # fuzz_max_len[T] is the largest input each target is given.
-fuzz_targets=(dt protocol service workload kconfig cmdline heaps access)
-declare -A fuzz_max_len=([dt]=262144 [protocol]=65536 [service]=16384 [workload]=65536 [kconfig]=65536
+fuzz_targets=(dt protocol service workload trace kconfig cmdline heaps access)
+declare -A fuzz_max_len=([dt]=262144 [protocol]=65536 [service]=16384 [workload]=65536 [trace]=65536 [kconfig]=65536
                          [cmdline]=4096 [heaps]=65536 [access]=65536)
 # The byte that pads a seed to a distinct size (below): one the parser reads as nothing.
-declare -A fuzz_pad=([dt]='\0' [protocol]='\0' [service]='\0' [workload]=' ' [kconfig]='\n' [cmdline]=' '
+declare -A fuzz_pad=([dt]='\0' [protocol]='\0' [service]='\0' [workload]=' ' [trace]='\n' [kconfig]='\n' [cmdline]=' '
                      [heaps]=' ' [access]='\n')
 
 fuzz_binary() { echo "build-fuzz/bin/$1_fuzz"; }
@@ -24,8 +24,11 @@ fuzz_build() {
           src/dtcheck/*.cc fuzz/dt_fuzz.cc ;;
     protocol) fuzz_link "$out" src/protocol/protocol.cc src/base/heap_descriptor.cc fuzz/protocol_fuzz.cc ;;
     service) fuzz_link "$out" src/base/*.cc src/memory/*.cc src/devicetree/*.cc src/heap/*.cc src/heaps/*.cc \
-               src/board/*.cc src/protocol/*.cc src/service/*.cc fuzz/service_fuzz.cc ;;
+               src/board/*.cc src/protocol/*.cc src/service/*.cc src/trace/*.cc fuzz/service_fuzz.cc ;;
     workload) fuzz_link "$out" fuzz/text_fuzz.cc:-DDMAHEAP_FUZZ_WORKLOAD src/simulate/workload.cc src/base/*.cc ;;
+    # Allocation traces (docs/traces.md): each line's parser and the replay's reader.
+    trace) fuzz_link "$out" fuzz/text_fuzz.cc:-DDMAHEAP_FUZZ_TRACE src/simulate/trace_workload.cc src/trace/trace_event.cc \
+             src/base/*.cc ;;
     kconfig) fuzz_link "$out" fuzz/text_fuzz.cc:-DDMAHEAP_FUZZ_KCONFIG src/base/*.cc ;;
     cmdline) fuzz_link "$out" fuzz/text_fuzz.cc:-DDMAHEAP_FUZZ_CMDLINE src/base/*.cc src/memory/*.cc \
                src/devicetree/*.cc src/heap/*.cc src/heaps/*.cc ;;
@@ -82,6 +85,7 @@ fuzz_tree_seeds() {
       # Every input a campaign saved stays a seed, so the capped pass replays it.
       cp fuzz/crashes/service/* "$dir/" 2>/dev/null || true ;;
     workload) cp examples/simulate/*.json "$dir/" ;;
+    trace) cp tests/simulate/traces/*.trace "$dir/" ;;
     kconfig)
       for f in tests/oracle-golden/kernels/*.config oracle/kconfig/*.config; do
         [[ -f $f ]] && cp "$f" "$dir/$(echo "$f" | tr / _)"

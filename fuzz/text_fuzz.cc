@@ -1,5 +1,5 @@
 // libFuzzer targets for the text parsers of outside input, one binary per parser (chosen at build
-// time with -DDMAHEAP_FUZZ_<NAME>, see fuzz/targets.sh): simulate workloads, kernel .config
+// time with -DDMAHEAP_FUZZ_<NAME>, see fuzz/targets.sh): simulate workloads, allocation traces, kernel .config
 // files, the `cma=` command line and size arguments, heap profiles (`--heaps FILE`, built into a
 // board), dmaheapd's access configuration (`--config FILE`). A parser may only ever answer a value or an
 // error with a message; a crash, hang, sanitizer report or an accepted value that breaks the
@@ -16,6 +16,8 @@
 #include "base/size.h"
 #include "devicetree/plan.h"
 #include "simulate/workload.h"
+#include "simulate/trace_workload.h"
+#include "trace/trace_event.h"
 
 namespace {
 
@@ -36,6 +38,45 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } else {
     check(w.code() == EINVAL && !w.error().message().empty());
   }
+#elif defined(DMAHEAP_FUZZ_TRACE)
+  // Each line alone: what parses writes back to the same event.
+  for (size_t pos = 0; pos < text.size();) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    auto e = trace::parseEventLine(text.substr(pos, end - pos));
+    if (e) {
+      auto again = trace::parseEventLine(trace::eventLine(*e));
+      check(again && *again == *e);
+    } else {
+      check(e.code() == EINVAL && !e.error().message().empty());
+    }
+    pos = end + 1;
+  }
+  // The whole input as a trace: every buffer allocated once, released at most once after it.
+  auto t = sim::parseTrace(text, 1);
+  if (!t) {
+    check(t.code() == EINVAL && !t.error().message().empty());
+    return 0;
+  }
+  const auto consistent = [](const sim::TraceReplay& r) {
+    std::vector<int> state(r.buffers.size(), 0);
+    uint64_t prev = 0, bytes = 0;
+    for (const auto& op : r.ops) {
+      check(op.buffer < r.buffers.size() && op.time_ns >= prev && op.step == op.time_ns / r.step_ns);
+      prev = op.time_ns;
+      int& s = state[op.buffer];
+      check(op.kind == sim::TraceOp::Kind::kAlloc ? s == 0 : s == 1);
+      s += 1;
+    }
+    for (size_t i = 0; i < state.size(); ++i) {
+      check(state[i] >= 1);
+      bytes += r.buffers[i].size;
+    }
+    check(bytes == r.bytes);
+  };
+  check(!t->buffers.empty());
+  consistent(*t);
+  consistent(sim::jitterTrace(*t, 7, 1'000'000));
 #elif defined(DMAHEAP_FUZZ_KCONFIG)
   auto c = KernelConfig::fromText(text);
   if (c) {

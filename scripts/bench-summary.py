@@ -38,7 +38,7 @@ def to_us(value, unit):
 def load(results):
     """{program: {key: median entry with real_us/cpu_us added}}, plus the context of one file."""
     medians, context, missing = {}, {}, []
-    for prog in ("alloc_bench", "service_paths_bench", "run_bench", "cma_placement_bench",
+    for prog in ("alloc_bench", "service_paths_bench", "run_bench", "trace_bench", "cma_placement_bench",
                  "memory_model_bench", "dtcheck_bench"):
         path = os.path.join(results, prog + ".json")
         try:
@@ -156,6 +156,15 @@ def main():
     e, f = get("run_bench", "run/foreign_ioctl"), None
     if e:
         t.add(sec, "run: foreign ioctl (CONTINUE path)", e["real_us"])
+
+    # ---- tracing (docs/traces.md): ALLOC with a trace against the same without ----
+    sec = "dmaheap run --trace: alloc+free traced, ratio vs untraced (trace_bench)"
+    for size in (4 << 10, 1 << 20):
+        e, f = get("trace_bench", f"trace/traced/system/{size}"), get("trace_bench", f"trace/untraced/system/{size}")
+        if e and f:
+            t.add(sec, f"trace/system {size_name(size)}", e["real_us"], f["real_us"], e["real_us"] / f["real_us"])
+        else:
+            t.add(sec, f"trace/system {size_name(size)}", None, note=err("trace_bench", f"trace/traced/system/{size}"))
 
     # ---- throughput ----
     sec = "service throughput, 4K allocs/s; ratio = floor rate / rate (service_paths_bench)"

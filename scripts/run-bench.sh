@@ -52,6 +52,7 @@ run() {
 run alloc_bench
 run service_paths_bench
 run run_bench --benchmark_filter='^(floor|run)/'
+run trace_bench
 # Each repetition rebuilds the 50,000-buffer state with the bit-by-bit reference (~10 s): 3 do.
 run cma_placement_bench --benchmark_repetitions=3
 # A fixed malloc mmap threshold: otherwise glibc raises it after the first free and the smaller

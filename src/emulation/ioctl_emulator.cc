@@ -1,6 +1,8 @@
 // Emulation of the heap ALLOC ioctl and the dma-buf ioctls on top of a HeapBackend.
 #include "emulation/ioctl_emulator.h"
 
+#include <fcntl.h>
+
 #include <algorithm>
 #include <cstring>
 #include <span>
@@ -11,7 +13,8 @@
 
 namespace dmaheap::emul {
 
-Status emulateHeapIoctl(HeapBackend& backend, std::string_view heap, IoctlCall call, Caller& caller) {
+Status emulateHeapIoctl(HeapBackend& backend, std::string_view heap, IoctlCall call, Caller& caller,
+                        AllocOutcome* outcome) {
   auto plan = dmabuf::planHeapIoctl(call.cmd);
   if (!plan) return plan.error();
   std::vector<uint8_t> user(plan->in_size);
@@ -23,12 +26,22 @@ Status emulateHeapIoctl(HeapBackend& backend, std::string_view heap, IoctlCall c
   std::vector<uint8_t> k = dmabuf::heapIoctlKernelBuffer(
       *plan, user.empty() ? std::span<const uint8_t>(&kNothing, 0) : std::span<const uint8_t>(user));
   const uapi::AllocationData request = dmabuf::allocationDataOf(k);
+  if (outcome) {
+    outcome->decoded = true;
+    outcome->request = request;
+  }
   if (auto st = caller.stillWaiting(); !st) return st;
   // Validated by the heap's owner with the front door, after its open-time checks.
   auto buffer = backend.allocate(heap, request);
   if (!buffer) return buffer.error();
+  if (outcome) {
+    outcome->size = buffer->size;
+    outcome->key = buffer->key;
+    outcome->buffer.reset(::fcntl(buffer->fd.get(), F_DUPFD_CLOEXEC, 0));
+  }
   auto fd = caller.installFd(std::move(buffer->fd), (request.fd_flags & uapi::kOCloexec) != 0);
   if (!fd) return fd.error();  // our reference is gone with it: the backend reclaims the buffer
+  if (outcome) outcome->fd = fd.value();
   dmabuf::storeAllocatedFd(k, static_cast<uint32_t>(fd.value()));
   if (plan->out_size > 0) {
     // As in the kernel, a failed copy-back leaves the new fd installed.
@@ -73,7 +86,8 @@ struct Executor {
 
 }  // namespace
 
-Status emulateBufferIoctl(HeapBackend& backend, const FileKey& key, int local_fd, IoctlCall call, Caller& caller) {
+Status emulateBufferIoctl(HeapBackend& backend, const FileKey& key, int local_fd, IoctlCall call, Caller& caller,
+                          std::optional<std::string>* set_name) {
   // Which ioctl, and how the kernel fetches its argument (ENOTTY for unknown or not-yet numbers).
   auto plan = dmabuf::planBufferIoctl(call.cmd, backend.kernel());
   if (!plan) return plan.error();
@@ -88,6 +102,9 @@ Status emulateBufferIoctl(HeapBackend& backend, const FileKey& key, int local_fd
   }
   auto request = dmabuf::decodeBufferIoctl(call.cmd, arg, backend.kernel());
   if (!request) return request.error();
+  if (set_name) {
+    if (const auto* named = std::get_if<dmabuf::SetNameRequest>(&request.value())) *set_name = named->name;
+  }
   return std::visit(Executor{backend, key, local_fd, call, caller, arg}, request.value());
 }
 

@@ -288,7 +288,8 @@ Result<int> runProgram(HeapBackend& backend, const RunOptions& options) {
   }
   std::vector<SupervisedHeap> supervised;
   for (size_t i = 0; i < names.size() && i < report->heap_count; ++i) supervised.push_back({names[i], report->mount_ids[i]});
-  Supervisor supervisor(std::move(listener), backend, std::move(supervised), paths.get());
+  Supervisor supervisor(std::move(listener), backend, std::move(supervised), paths.get(), options.trace);
+  const int trace_fd = options.trace ? options.trace->watchFd() : -1;
 
   // The supervisor answers on its own thread, blocked in SECCOMP_IOCTL_NOTIF_RECV: a new
   // notification is taken the moment the target sleeps on it, which is when its wait becomes
@@ -308,12 +309,15 @@ Result<int> runProgram(HeapBackend& backend, const RunOptions& options) {
   UniqueFd child_pidfd(static_cast<int>(::syscall(SYS_pidfd_open, child, 0)));
   int status = 0;
   for (;;) {
-    struct pollfd fds[2] = {{sigfd.get(), POLLIN, 0}, {child_pidfd.get(), POLLIN, 0}};
-    const int n = ::poll(fds, 2, child_pidfd ? -1 : 100);
+    // The trace's release watch is the third entry when there is a trace.
+    struct pollfd fds[3] = {{sigfd.get(), POLLIN, 0}, {child_pidfd.get(), POLLIN, 0}, {trace_fd, POLLIN, 0}};
+    const nfds_t count = trace_fd >= 0 ? 3 : 2;
+    const int n = ::poll(fds, count, child_pidfd ? -1 : 100);
     if (n < 0) {
       if (errno == EINTR) continue;
       break;
     }
+    if (trace_fd >= 0 && (fds[2].revents & POLLIN)) options.trace->pollReleases();
     if (fds[0].revents & POLLIN) {
       struct signalfd_siginfo si;
       while (::read(sigfd.get(), &si, sizeof si) == sizeof si) {
@@ -328,6 +332,8 @@ Result<int> runProgram(HeapBackend& backend, const RunOptions& options) {
         }
         ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
         if (options.stats) *options.stats = supervisor.stats();
+        // The program's own references died with it: their releases are queued by now.
+        if (options.trace) options.trace->pollReleases();
         return exitCodeOf(status);
       }
     }
@@ -335,6 +341,7 @@ Result<int> runProgram(HeapBackend& backend, const RunOptions& options) {
   answerer.stop();
   finish(&status);
   if (options.stats) *options.stats = supervisor.stats();
+  if (options.trace) options.trace->pollReleases();
   return exitCodeOf(status);
 }
 

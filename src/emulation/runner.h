@@ -27,6 +27,9 @@ struct RunOptions {
   std::vector<std::string> argv;  // PROGRAM ARGS...; PROGRAM is looked up in PATH
   Namespaces namespaces = Namespaces::kAuto;
   SupervisorStats* stats = nullptr;  // filled in on return when given
+  // Every ALLOC, SET_NAME and release goes here (docs/traces.md); a log made with
+  // trace::Releases::kWatched, owned by the caller. The caller writes its start line.
+  trace::TraceLog* trace = nullptr;
   // A simulated restriction for tests (userns_check.h): the user-namespace step fails with this
   // errno, and the sysctls are read from this directory. Unset: $DMAHEAP_SIMULATE_USERNS_ERRNO
   // and $DMAHEAP_SIMULATE_PROC_SYS, else none and /proc/sys.

@@ -78,8 +78,29 @@ pid_t threadGroupOf(pid_t tid) {
 
 }  // namespace
 
-Supervisor::Supervisor(UniqueFd listener, HeapBackend& backend, std::vector<SupervisedHeap> heaps, DevPaths* paths)
-    : listener_(std::move(listener)), backend_(backend), paths_(paths), host_(dmabuf::runningKernel()) {
+// One ALLOC for the trace (docs/traces.md): what the caller asked and what it got.
+void traceAlloc(trace::TraceLog& log, pid_t tid, const std::string& heap, const AllocOutcome& outcome, int error) {
+  trace::AllocRecord r;
+  r.pid = threadGroupOf(tid);
+  r.tid = tid;
+  r.heap = heap;
+  r.len = outcome.request.len;
+  r.fd_flags = outcome.request.fd_flags;
+  r.heap_flags = outcome.request.heap_flags;
+  r.error = error;
+  if (error == 0) {
+    r.size = outcome.size;
+    r.fd = outcome.fd;
+    r.dev = outcome.key.dev;
+    r.ino = outcome.key.ino;
+    r.watch_fd = outcome.buffer.get();
+  }
+  (void)log.allocated(r);
+}
+
+Supervisor::Supervisor(UniqueFd listener, HeapBackend& backend, std::vector<SupervisedHeap> heaps, DevPaths* paths,
+                       trace::TraceLog* trace)
+    : listener_(std::move(listener)), backend_(backend), paths_(paths), trace_(trace), host_(dmabuf::runningKernel()) {
   for (auto& h : heaps) heap_by_mount_[h.mount_id] = std::move(h.node);
   struct stat st {};
   if (::stat("/dev/null", &st) == 0) null_key_ = FileKey{st.st_rdev, st.st_ino};
@@ -163,8 +184,10 @@ Status Supervisor::handleOne() {
     }
     if (heap) {
       ++stats_.heap_ioctls;
-      Status st = emulateHeapIoctl(backend_, *heap, call, caller);
+      AllocOutcome outcome;
+      Status st = emulateHeapIoctl(backend_, *heap, call, caller, trace_ ? &outcome : nullptr);
       if (st.code() == ENODEV) reportBackendLoss(st.error().message());
+      if (trace_ && outcome.decoded) traceAlloc(*trace_, tid, *heap, outcome, st.code());
       return reply(notif->id, st.code(), false);
     }
   }
@@ -188,7 +211,9 @@ Status Supervisor::handleOne() {
       UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, threadGroupOf(tid), 0)));
       if (pidfd) local.reset(static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd.get(), fd, 0)));
     }
-    Status st = emulateBufferIoctl(backend_, key, local.get(), call, caller);
+    std::optional<std::string> set_name;
+    Status st = emulateBufferIoctl(backend_, key, local.get(), call, caller, trace_ ? &set_name : nullptr);
+    if (trace_ && set_name) trace_->named(threadGroupOf(tid), tid, key.dev, key.ino, *set_name, st.code());
     return reply(notif->id, st.code(), false);
   }
   ++stats_.continued;

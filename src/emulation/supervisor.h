@@ -19,7 +19,9 @@
 #include "base/unique_fd.h"
 #include "emulation/dev_paths.h"
 #include "emulation/heap_backend.h"
+#include "emulation/ioctl_emulator.h"
 #include "emulation/seccomp_filter.h"
+#include "trace/trace_log.h"
 
 namespace dmaheap::emul {
 
@@ -38,13 +40,20 @@ struct SupervisorStats {
   uint64_t path_calls = 0;     // open/stat/access on /dev/dma_heap answered without a namespace
 };
 
+// What the supervisor writes to a trace for one emulated ALLOC of thread `tid` (`error` the
+// ioctl's errno, 0 on success). Public so that make bench measures this very code.
+void traceAlloc(trace::TraceLog& log, pid_t tid, const std::string& heap, const AllocOutcome& outcome, int error);
+
 class Supervisor {
  public:
   // `backend` must outlive the supervisor. Asks the kernel for synchronous wake-ups where it
   // has them (6.6+): lower latency when the target waits on the same CPU.
   // With `paths` (no namespace, the filter built with emulate_paths) it also answers open, stat
   // and access calls on /dev/dma_heap itself; `paths` must outlive the supervisor.
-  Supervisor(UniqueFd listener, HeapBackend& backend, std::vector<SupervisedHeap> heaps, DevPaths* paths = nullptr);
+  // With `trace`, every emulated ALLOC and SET_NAME is written to it (docs/traces.md); it must
+  // outlive the supervisor.
+  Supervisor(UniqueFd listener, HeapBackend& backend, std::vector<SupervisedHeap> heaps, DevPaths* paths = nullptr,
+             trace::TraceLog* trace = nullptr);
 
   int listenerFd() const { return listener_.get(); }
 
@@ -70,6 +79,7 @@ class Supervisor {
   SupervisorStats stats_;
   bool loss_reported_ = false;
   DevPaths* paths_ = nullptr;
+  trace::TraceLog* trace_ = nullptr;
   Kernel host_;  // the kernel we run on, for real dma-bufs
 };
 

@@ -231,6 +231,7 @@ struct Service::Impl {
         c->second->stats.live_buffers -= 1;
         c->second->stats.live_bytes -= size;
       }
+      if (options.trace) options.trace->released(b.file.dev, b.file.ino);
       by_file.erase(b.file);
       buffers.erase(it);  // the Buffer gives its pages back to the heap
       ++buffers_freed;
@@ -476,7 +477,35 @@ struct Service::Impl {
     }
     UniqueFd reply_fd;
     Reply reply = std::visit([&](auto& r) { return handle(c, r, fd, reply_fd); }, *request);
+    if (options.trace) traceRequest(c, *request, reply, fd, reply_fd);
     queue(c, proto::encodeReply(f.header.id, type, reply), std::move(reply_fd));
+  }
+
+  // The trace's view of one handled request (docs/traces.md): allocations and names.
+  void traceRequest(const Client& c, const proto::Request& request, const Reply& reply, const UniqueFd& fd,
+                    const UniqueFd& reply_fd) {
+    if (const auto* alloc = std::get_if<proto::AllocRequest>(&request)) {
+      trace::AllocRecord r;
+      r.pid = c.creds.pid;
+      r.heap = alloc->heap;
+      r.len = alloc->len;
+      r.fd_flags = alloc->fd_flags;
+      r.heap_flags = alloc->heap_flags;
+      r.error = reply.error;
+      struct stat st {};
+      if (r.error == 0 && reply_fd && ::fstat(reply_fd.get(), &st) == 0) {
+        r.dev = static_cast<uint64_t>(st.st_dev);
+        r.ino = static_cast<uint64_t>(st.st_ino);
+        if (const auto* out = std::get_if<proto::AllocReply>(&reply.body)) r.size = out->buffer.size;
+      }
+      (void)options.trace->allocated(r);
+    } else if (const auto* named = std::get_if<proto::SetNameRequest>(&request)) {
+      struct stat st {};
+      if (fd && ::fstat(fd.get(), &st) == 0) {
+        options.trace->named(c.creds.pid, std::nullopt, static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino),
+                             named->name, reply.error);
+      }
+    }
   }
 
   // ---- requests ----

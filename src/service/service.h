@@ -33,6 +33,7 @@
 #include "protocol/messages.h"
 #include "service/access.h"
 #include "service/fdstore.h"
+#include "trace/trace_log.h"
 
 namespace dmaheap::service {
 
@@ -62,6 +63,9 @@ struct ServiceOptions {
   size_t max_pending_bytes = 32u << 20;
   // Stop run() on SIGTERM/SIGINT. The caller must block both signals in every thread first.
   bool handle_signals = false;
+  // Every Alloc and SetName request and every release goes here (docs/traces.md); a log made
+  // with trace::Releases::kReported that outlives the service. None when null.
+  trace::TraceLog* trace = nullptr;
   // Where log lines go; stderr ("dmaheapd: ...") when empty.
   std::function<void(const std::string&)> log;
   std::string name = "dmaheapd 0.1.0";

@@ -28,6 +28,38 @@ nlohmann::json areaJson(const AreaState& a, uint64_t page) {
           {"pinned", a.pinned_pages * page}};
 }
 
+std::string stepLength(uint64_t step_ns) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%.3g ms", static_cast<double>(step_ns) / 1e6);
+  return buf;
+}
+
+// The trace kind's part of the text report: what was replayed, per-heap peaks, failures.
+void traceText(std::ostringstream& o, const SimResult& r) {
+  o << "\ntrace " << r.trace_path << ": " << r.trace_buffers << " buffers, " << formatSize(r.trace_bytes)
+    << " allocated; one step is " << stepLength(r.trace_step_ns) << " of trace time";
+  if (r.trace_failed_when_recorded) {
+    o << "; " << r.trace_failed_when_recorded << " allocations that failed when recorded are not replayed";
+  }
+  o << "\n";
+  o << "trace heap           replayed on          buffers        bytes    peak use  peak buffers  failures\n";
+  for (const HeapPeak& h : r.heap_peaks) {
+    char line[320];
+    std::snprintf(line, sizeof line, "%-20s %-20s %7llu %12s %11s %13llu %9llu\n", h.trace_heap.c_str(), h.heap.c_str(),
+                  static_cast<unsigned long long>(h.buffers), formatSize(h.bytes).c_str(), formatSize(h.peak_bytes).c_str(),
+                  static_cast<unsigned long long>(h.peak_buffers), static_cast<unsigned long long>(h.failures));
+    o << line;
+  }
+  constexpr size_t kShown = 20;
+  for (size_t i = 0; i < r.trace_failures.size() && i < kShown; ++i) {
+    const TraceFailure& f = r.trace_failures[i];
+    o << "failed: step " << f.step << ", trace line " << f.line << " (buffer " << f.buffer << "): heap '" << f.heap
+      << "', " << formatSize(f.size) << ": " << errnoName(f.error) << "\n";
+    if (!f.kernel_log.empty()) o << "  kernel log: " << f.kernel_log << "\n";
+  }
+  if (r.trace_failures.size() > kShown) o << "(" << r.failures - kShown << " more failures)\n";
+}
+
 }  // namespace
 
 std::string reportText(const SimResult& r, uint64_t page) {
@@ -42,6 +74,7 @@ std::string reportText(const SimResult& r, uint64_t page) {
                   static_cast<unsigned long long>(s.max_pages_migrated), static_cast<unsigned long long>(s.busy_candidates));
     o << line;
   }
+  if (r.traced) traceText(o, r);
   o << "\ntotal failures: " << r.failures << ", pages migrated: " << r.pages_migrated << "\n";
   if (!r.samples.empty()) {
     const Sample& last = r.samples.back();
@@ -94,6 +127,22 @@ std::string reportJson(const SimResult& r, uint64_t page) {
     nlohmann::json areas = nlohmann::json::array();
     for (const auto& a : s.areas) areas.push_back(areaJson(a, page));
     j["samples"].push_back({{"step", s.step}, {"movable", s.movable_pages * page}, {"failures", s.failures}, {"areas", areas}});
+  }
+  if (r.traced) {
+    nlohmann::json heaps = nlohmann::json::array();
+    for (const HeapPeak& h : r.heap_peaks) {
+      heaps.push_back({{"trace_heap", h.trace_heap}, {"heap", h.heap}, {"buffers", h.buffers}, {"bytes", h.bytes},
+                       {"peak_bytes", h.peak_bytes}, {"peak_buffers", h.peak_buffers}, {"failures", h.failures}});
+    }
+    nlohmann::json failed = nlohmann::json::array();
+    for (const TraceFailure& f : r.trace_failures) {
+      failed.push_back({{"step", f.step}, {"line", f.line}, {"buffer", f.buffer}, {"heap", f.heap}, {"size", f.size},
+                        {"errno", errnoName(f.error)}, {"kernel_log", f.kernel_log}});
+    }
+    j["trace"] = {{"path", r.trace_path},       {"step_ns", r.trace_step_ns},
+                  {"buffers", r.trace_buffers}, {"bytes", r.trace_bytes},
+                  {"failed_when_recorded", r.trace_failed_when_recorded},
+                  {"heaps", heaps},             {"failures", failed}};
   }
   const FirstFailure& f = r.first_failure;
   if (f.happened) {

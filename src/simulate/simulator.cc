@@ -6,10 +6,12 @@
 #include <algorithm>
 #include <deque>
 #include <list>
+#include <map>
 #include <memory>
 
 #include "base/rng.h"
 #include "heaps/cma_heap.h"
+#include "simulate/trace_workload.h"
 
 namespace dmaheap::sim {
 namespace {
@@ -50,6 +52,20 @@ AreaState areaState(const MemoryModel& m, size_t area) {
   return s;
 }
 
+// The heap a trace's recorded heap is replayed on: the same name, else the heap that serves
+// what the recorded one served (another kernel names its CMA heap differently).
+Result<const HeapEntry*> resolveTraceHeap(const HeapRegistry& registry, const TraceBuffer& b) {
+  if (const HeapEntry* h = registry.find(b.heap)) return h;
+  if (!b.capability.empty()) {
+    if (auto h = resolveHeap(registry, b.capability)) return h;
+  }
+  std::string known;
+  for (const HeapEntry* h : registry.heaps()) known += (known.empty() ? "" : ", ") + h->node_name;
+  return makeError(EINVAL, "trace line " + std::to_string(b.line) + ": this board has no heap '" + b.heap + "'" +
+                               (b.capability.empty() ? "" : " and none that is " + b.capability) + " (heaps: " +
+                               (known.empty() ? "none" : known) + ")");
+}
+
 }  // namespace
 
 Result<SimResult> simulate(Board& board, const Workload& w, const SimOptions& options) {
@@ -70,6 +86,45 @@ Result<SimResult> simulate(Board& board, const Workload& w, const SimOptions& op
     r.result.name = s.name;
     r.result.heap = h.value()->name;
     streams.push_back(std::move(r));
+  }
+
+  // The trace kind: one entry per recorded heap.
+  struct TraceHeapState {
+    const HeapEntry* heap = nullptr;
+    CmaHeap* cma = nullptr;
+    StreamResult result;
+    HeapPeak peak;
+    uint64_t live_bytes = 0, live_buffers = 0;
+  };
+  std::list<TraceHeapState> trace_heaps;
+  std::vector<TraceHeapState*> heap_of_buffer;
+  std::vector<std::unique_ptr<PhysicalAllocation>> trace_live;
+  size_t next_op = 0;
+  if (w.trace) {
+    std::map<std::string, TraceHeapState*> by_name;
+    out.traced = true;
+    out.trace_path = w.trace->path;
+    out.trace_step_ns = w.trace->step_ns;
+    out.trace_buffers = w.trace->buffers.size();
+    out.trace_bytes = w.trace->bytes;
+    out.trace_failed_when_recorded = w.trace->failed_when_recorded;
+    for (const TraceBuffer& b : w.trace->buffers) {
+      auto it = by_name.find(b.heap);
+      if (it == by_name.end()) {
+        auto h = resolveTraceHeap(*board.registry, b);
+        if (!h) return h.error();
+        TraceHeapState& s = trace_heaps.emplace_back();
+        s.heap = h.value();
+        s.cma = dynamic_cast<CmaHeap*>(h.value()->heap.get());
+        s.result.name = "trace:" + b.heap;
+        s.result.heap = h.value()->name;
+        s.peak.trace_heap = b.heap;
+        s.peak.heap = h.value()->node_name;
+        it = by_name.emplace(b.heap, &s).first;
+      }
+      heap_of_buffer.push_back(it->second);
+    }
+    trace_live.resize(w.trace->buffers.size());
   }
 
   SplitMix64 rng(w.seed);
@@ -167,6 +222,63 @@ Result<SimResult> simulate(Board& board, const Workload& w, const SimOptions& op
                                  [](uint64_t e, const ResolvedStream::Live& l) { return e < l.expires; });
       s.live.insert(it, std::move(live));
     }
+    // 5. The trace's allocations and releases of this step, in their recorded order.
+    while (w.trace && next_op < w.trace->ops.size() && w.trace->ops[next_op].step <= step) {
+      const TraceOp& op = w.trace->ops[next_op++];
+      const TraceBuffer& b = w.trace->buffers[op.buffer];
+      TraceHeapState& s = *heap_of_buffer[op.buffer];
+      if (op.kind == TraceOp::Kind::kRelease) {
+        if (trace_live[op.buffer]) {
+          trace_live[op.buffer].reset();
+          s.live_bytes -= b.size;
+          s.live_buffers -= 1;
+        }
+        continue;
+      }
+      const uint64_t len = alignUp(b.size, page);
+      s.result.attempts++;
+      s.peak.buffers++;
+      s.peak.bytes += len;
+      CmaAllocStats cost;
+      auto memory = s.cma ? s.cma->allocate(len, options.placement, &cost) : s.heap->heap->allocate(len);
+      s.result.pages_migrated += cost.pages_migrated;
+      s.result.max_pages_migrated = std::max(s.result.max_pages_migrated, cost.pages_migrated);
+      s.result.busy_candidates += cost.busy_candidates;
+      out.pages_migrated += cost.pages_migrated;
+      if (!memory) {
+        s.result.failures++;
+        s.peak.failures++;
+        out.failures++;
+        // The CMA heap's error message is the line the kernel logs (heaps/cma_heap.cc).
+        if (out.trace_failures.size() < SimResult::kMaxTraceFailures) {
+          out.trace_failures.push_back(TraceFailure{step, op.line, b.id, s.heap->node_name, len, memory.code(),
+                                                    s.cma ? memory.error().message() : ""});
+        }
+        if (!out.first_failure.happened) {
+          FirstFailure& f = out.first_failure;
+          f.happened = true;
+          f.step = step;
+          f.stream = "trace line " + std::to_string(op.line);
+          f.heap = s.heap->name;
+          f.size = len;
+          f.error = memory.code();
+          f.message = memory.error().message();
+          if (s.cma) {
+            f.area = static_cast<int>(s.cma->area());
+            f.state = areaState(mem, s.cma->area());
+          }
+          for (const auto& o : streams) f.live_buffers += o.live.size();
+          for (const auto& t : trace_heaps) f.live_buffers += t.live_buffers;
+        }
+        continue;
+      }
+      s.result.successes++;
+      trace_live[op.buffer] = std::move(memory.value());
+      s.live_bytes += len;
+      s.live_buffers += 1;
+      s.peak.peak_bytes = std::max(s.peak.peak_bytes, s.live_bytes);
+      s.peak.peak_buffers = std::max(s.peak.peak_buffers, s.live_buffers);
+    }
     if (step % w.sample_every == 0 || step + 1 == w.steps) sample(step);
   }
   // Give everything back.
@@ -174,28 +286,51 @@ Result<SimResult> simulate(Board& board, const Workload& w, const SimOptions& op
     s.live.clear();
     out.streams.push_back(s.result);
   }
+  for (auto& t : trace_heaps) {
+    out.streams.push_back(t.result);
+    out.heap_peaks.push_back(t.peak);
+  }
+  trace_live.clear();
   for (MovablePageId id : movable) mem.freeMovablePage(id);
   return out;
 }
 
 Result<MinCmaResult> findMinCma(const dt::BoardPlan& plan, const Workload& w, const SimOptions& options,
                                 const std::vector<HeapSpec>& profile) {
-  // Which plan area do the streams use?
+  // Which plan area do the streams (or the trace) use?
   auto first = buildBoard(plan, profile);
   if (!first) return first.error();
   int plan_area = -1;
-  for (const Stream& s : w.streams) {
-    auto h = resolveHeap(*first.value()->registry, s.heap);
-    if (!h) return makeError(EINVAL, "stream '" + s.name + "': " + h.error().message());
-    if (auto* cma = dynamic_cast<CmaHeap*>(h.value()->heap.get())) {
+  const auto areaOf = [&](const HeapEntry* h) {
+    if (auto* cma = dynamic_cast<CmaHeap*>(h->heap.get())) {
       const PhysRange r = first.value()->memory->cmaAreaRange(cma->area());
       for (size_t i = 0; i < plan.cma_areas.size(); ++i)
         if (plan.cma_areas[i].base == r.base && plan.cma_areas[i].size == r.size) plan_area = static_cast<int>(i);
-      break;
+      return true;
+    }
+    return false;
+  };
+  for (const Stream& s : w.streams) {
+    auto h = resolveHeap(*first.value()->registry, s.heap);
+    if (!h) return makeError(EINVAL, "stream '" + s.name + "': " + h.error().message());
+    if (areaOf(h.value())) break;
+  }
+  if (plan_area < 0 && w.trace) {
+    for (const TraceBuffer& b : w.trace->buffers) {
+      auto h = resolveTraceHeap(*first.value()->registry, b);
+      if (!h) return h.error();
+      if (areaOf(h.value())) break;
     }
   }
-  if (plan_area < 0) return makeError(EINVAL, "no stream uses a CMA heap: nothing to size");
+  MinCmaResult result;
+  result.pageblock = plan.kernel.pageblockBytes();
+  if (plan_area < 0) {
+    if (!w.trace) return makeError(EINVAL, "no stream uses a CMA heap: nothing to size");
+    result.no_edge = "the trace allocates from no CMA heap on this board, so no CMA size changes its outcome: there is no CMA edge";
+    return result;
+  }
   const dt::CmaArea original = plan.cma_areas[static_cast<size_t>(plan_area)];
+  result.area = original.name;
   const uint64_t block = plan.kernel.pageblockBytes();
   const uint64_t end = original.base + original.size;
   uint64_t ram_start = end;
@@ -203,37 +338,83 @@ Result<MinCmaResult> findMinCma(const dt::BoardPlan& plan, const Workload& w, co
     if (r.contains(end - 1)) ram_start = r.base;
   const uint64_t max_blocks = (end - alignUp(ram_start, block)) / block;
 
-  MinCmaResult result;
-  const auto failuresAt = [&](uint64_t blocks) -> Result<uint64_t> {
+  struct Run {
+    uint64_t failures = ~uint64_t{0};
+    FirstFailure first;
+    TraceFailure trace_first;
+  };
+  std::map<uint64_t, Run> runs;  // by pageblocks: each size is simulated once
+  const auto runAt = [&](uint64_t blocks) -> Result<Run> {
+    if (auto known = runs.find(blocks); known != runs.end()) return known->second;
     dt::BoardPlan p = plan;
     p.cma_areas[static_cast<size_t>(plan_area)].size = blocks * block;
     p.cma_areas[static_cast<size_t>(plan_area)].base = end - blocks * block;
     auto board = buildBoard(p, profile);
-    uint64_t failures = ~uint64_t{0};
+    Run run;
     if (board) {
       auto r = simulate(*board.value(), w, options);
       if (!r) return r.error();
-      failures = r->failures;
+      run.failures = r->failures;
+      run.first = r->first_failure;
+      if (!r->trace_failures.empty()) run.trace_first = r->trace_failures.front();
     }
-    result.tried.push_back({blocks * block, failures});
-    return failures;
+    result.tried.push_back({blocks * block, run.failures});
+    runs[blocks] = run;
+    return run;
   };
   // Binary search for the smallest number of pageblocks with no failure.
   uint64_t lo = 1;
   uint64_t hi = std::min(max_blocks, std::max<uint64_t>(1, 2 * (original.size / block)));
-  auto at_hi = failuresAt(hi);
+  auto at_hi = runAt(hi);
   if (!at_hi) return at_hi.error();
-  if (at_hi.value() != 0) return result;  // even the largest area fails
+  if (at_hi->failures != 0) return result;  // even the largest area fails
   while (lo < hi) {
     const uint64_t mid = lo + (hi - lo) / 2;
-    auto f = failuresAt(mid);
+    auto f = runAt(mid);
     if (!f) return f.error();
-    if (f.value() == 0) hi = mid;
+    if (f->failures == 0) hi = mid;
     else lo = mid + 1;
   }
   result.found = true;
   result.bytes = hi * block;
+  // The edge, checked rather than assumed: one pageblock less.
+  if (hi > 1) {
+    auto below = runAt(hi - 1);
+    if (!below) return below.error();
+    result.edge_checked = true;
+    result.edge_failures = below->failures;
+    result.edge_failure = below->first;
+    result.edge_trace_failure = below->trace_first;
+  } else {
+    result.no_edge = "one pageblock is already enough, and a CMA area cannot be smaller than one pageblock: there is no smaller size to fail";
+  }
   return result;
+}
+
+Result<JitterMargin> jitterMargin(const dt::BoardPlan& plan, const Workload& w, const SimOptions& options,
+                                  const std::vector<HeapSpec>& profile, uint64_t seed, uint64_t runs, uint64_t jitter_ns) {
+  if (!w.trace) return makeError(EINVAL, "time jitter needs a trace");
+  JitterMargin m;
+  m.seed = seed;
+  m.runs = runs;
+  m.jitter_ns = jitter_ns;
+  for (uint64_t i = 0; i < runs; ++i) {
+    Workload jittered = w;
+    jittered.trace = jitterTrace(*w.trace, seed + i, jitter_ns);
+    jittered.steps = std::max(w.steps, traceSteps(*jittered.trace));
+    auto min = findMinCma(plan, jittered, options, profile);
+    if (!min) return min.error();
+    if (min->found) m.sizes.push_back(min->bytes);
+    else ++m.unfixable;
+  }
+  std::sort(m.sizes.begin(), m.sizes.end());
+  if (!m.sizes.empty()) {
+    // Nearest rank: the smallest size at least 99% of the runs need no more than.
+    const size_t rank = static_cast<size_t>((99 * m.sizes.size() + 99) / 100);
+    m.percentile99 = m.sizes[std::max<size_t>(rank, 1) - 1];
+    m.largest = m.sizes.back();
+  }
+  return m;
 }
 
 }  // namespace dmaheap::sim

@@ -61,7 +61,8 @@ Result<uint64_t> getCount(const json& obj, const std::string& key, const std::st
 Result<Workload> parseWorkload(std::string_view text) {
   json doc = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) return makeError(EINVAL, "workload: not valid JSON");
-  if (auto st = checkKeys(doc, "workload", {"name", "seed", "steps", "sample_every", "pressure", "streams", "comment"}); !st) {
+  if (auto st = checkKeys(doc, "workload", {"name", "seed", "steps", "sample_every", "pressure", "streams", "comment", "trace", "speed"});
+      !st) {
     return st.error();
   }
   Workload w;
@@ -99,6 +100,16 @@ Result<Workload> parseWorkload(std::string_view text) {
     w.pressure.pin_steps = pin.value();
   }
 
+  if (doc.contains("trace")) {
+    if (!doc["trace"].is_string() || doc["trace"].get<std::string>().empty()) {
+      return bad("workload.trace", "must name a trace file (docs/traces.md)");
+    }
+    w.trace_file = doc["trace"].get<std::string>();
+  }
+  auto speed = getCount(doc, "speed", "workload", 1, 1, 1'000'000);
+  if (!speed) return speed.error();
+  w.speed = speed.value();
+  if (!w.trace_file.empty() && !doc.contains("streams")) return w;  // steps come from the trace
   if (!doc.contains("streams") || !doc["streams"].is_array() || doc["streams"].empty()) {
     return bad("workload.streams", "must be a non-empty array");
   }

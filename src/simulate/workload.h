@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,13 +36,46 @@ struct Stream {
   uint64_t start = 0;
 };
 
+// A recorded allocation trace (docs/traces.md) as a workload: the allocations that succeeded
+// when it was recorded and their releases, in the order they happened, each at the step its time
+// falls in (one step is `step_ns` of trace time). Read by simulate/trace_workload.h.
+struct TraceBuffer {
+  std::string heap;        // as recorded
+  std::string capability;  // what the recorded heap served ("contiguous", "system", ...; "" none)
+  uint64_t size = 0;       // the rounded length
+  uint64_t line = 0;       // of its alloc event
+  uint64_t id = 0;         // the trace's buffer number
+};
+struct TraceOp {
+  enum class Kind { kAlloc, kRelease };
+  Kind kind = Kind::kAlloc;
+  uint64_t time_ns = 0;    // since the trace's first event
+  uint64_t step = 0;
+  size_t buffer = 0;       // index into TraceReplay::buffers
+  uint64_t line = 0;
+};
+struct TraceReplay {
+  std::string path;
+  std::vector<TraceBuffer> buffers;
+  std::vector<TraceOp> ops;      // ordered by time; a buffer's release after its alloc
+  uint64_t step_ns = 1'000'000;  // --speed N: N ms per step
+  uint64_t bytes = 0;            // of all buffers
+  uint64_t failed_when_recorded = 0;  // allocations that failed in the recorded run: not replayed
+  uint64_t never_released = 0;   // live when the trace ends
+};
+
 struct Workload {
   std::string name;
   uint64_t seed = 1;
   uint64_t steps = 1000;
   uint64_t sample_every = 0;    // 0: steps / 200
   Pressure pressure;
-  std::vector<Stream> streams;
+  std::vector<Stream> streams;    // may be empty with a trace
+  // The trace kind: `"trace": "FILE"` in the workload (relative to the workload's directory)
+  // or `dmaheap simulate --trace FILE`; `"speed"` sets its step length.
+  std::string trace_file;         // as the workload names it
+  uint64_t speed = 1;
+  std::optional<TraceReplay> trace;
 };
 
 // EINVAL with the offending field named ("streams[1].size: ...") for anything malformed:

@@ -10,6 +10,7 @@
 #include "emulation/service_backend.h"
 #include "protocol/transport.h"
 #include "tools/cli/board_args.h"
+#include "tools/cli/trace_args.h"
 #include "tools/dmaheap/commands.h"
 
 namespace dmaheap::cli {
@@ -17,7 +18,7 @@ namespace {
 
 struct RunArgs {
   BoardArgs board;
-  std::optional<std::string> backend, socket, backing;
+  std::optional<std::string> backend, socket, backing, trace;
   std::vector<std::string> program;  // PROGRAM [ARGS...], after --
 };
 
@@ -77,6 +78,25 @@ int runRun(const Cli& cli, const CLI::App* sub, const RunArgs& args) {
   }
   emul::RunOptions options;
   options.argv = args.program;
+  std::unique_ptr<trace::TraceLog> trace;
+  if (args.trace) {
+    auto heaps = backend.value()->heaps();
+    if (!heaps) {
+      std::fprintf(stderr, "dmaheap run: %s\n", heaps.error().message().c_str());
+      return kExitUsage;
+    }
+    std::vector<trace::TraceHeap> listed;
+    for (const auto& h : heaps.value()) listed.push_back(trace::traceHeapOf(h.name, h.descriptor, h.size));
+    const Kernel& kernel = backend.value()->kernel();
+    auto opened = openTrace(*args.trace, trace::Releases::kWatched, "dmaheap run", kernel.version.str(), kernel.pageSize(),
+                            std::move(listed));
+    if (!opened) {
+      std::fprintf(stderr, "dmaheap run: --trace: %s\n", opened.error().message().c_str());
+      return kExitUsage;
+    }
+    trace = std::move(opened.value());
+    options.trace = trace.get();
+  }
   auto status = emul::runProgram(*backend.value(), options);
   if (!status) {
     std::fprintf(stderr, "dmaheap run: %s\n", status.error().message().c_str());
@@ -102,6 +122,7 @@ void defineRun(Cli& cli) {
             backends);
   cli.file(sub->add_option("--socket", args->socket, "The dmaheapd socket for the service backend")->type_name("PATH"));
   addBackingOption(cli, sub, &args->backing);
+  addTraceOption(cli, sub, &args->trace);
   sub->add_option("PROGRAM", args->program, "After --: the program to run and its arguments")->type_name("");
   cli.program(sub);
   cli.onRun(sub, [&cli, sub, args] { return runRun(cli, sub, *args); });

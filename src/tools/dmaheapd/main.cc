@@ -20,6 +20,7 @@
 #include "service/keeper.h"
 #include "service/service.h"
 #include "tools/cli/board_args.h"
+#include "tools/cli/trace_args.h"
 
 namespace {
 
@@ -28,7 +29,7 @@ using dmaheap::cli::kExitUsage;
 
 struct DaemonArgs {
   dmaheap::cli::BoardArgs board;
-  std::optional<std::string> socket, config, backing;
+  std::optional<std::string> socket, config, backing, trace;
   bool no_keeper = false;
 };
 
@@ -67,6 +68,7 @@ int main(int argc, char** argv) {
   cli.file(cli.app().add_option("--config", args.config, "Heap owner/group/mode and per-uid quotas (dmaheapd(8))")
                ->type_name("FILE"));
   dmaheap::cli::addBackingOption(cli, &cli.app(), &args.backing);
+  dmaheap::cli::addTraceOption(cli, &cli.app(), &args.trace);
   cli.app()
       .add_flag("--no-keeper", args.no_keeper,
                 "Without systemd: start no keeper process, so live buffers do not survive a restart")
@@ -115,6 +117,23 @@ int serve(const DaemonArgs& args) {
       return kExitUsage;
     }
     options.access = std::move(access.value());
+  }
+  // The trace outlives the service (declared first, destroyed last).
+  std::unique_ptr<dmaheap::trace::TraceLog> trace;
+  if (args.trace) {
+    const dmaheap::HeapRegistry& registry = *board.value()->registry;
+    std::vector<dmaheap::trace::TraceHeap> heaps;
+    for (const auto* h : registry.heaps()) {
+      heaps.push_back(dmaheap::trace::traceHeapOf(h->node_name, h->heap->descriptor(), h->heap->usage().size));
+    }
+    auto opened = dmaheap::cli::openTrace(*args.trace, dmaheap::trace::Releases::kReported, "dmaheapd",
+                                          registry.kernel().version.str(), registry.kernel().pageSize(), std::move(heaps));
+    if (!opened) {
+      std::fprintf(stderr, "dmaheapd: --trace: %s\n", opened.error().message().c_str());
+      return kExitUsage;
+    }
+    trace = std::move(opened.value());
+    options.trace = trace.get();
   }
   auto service = dmaheap::service::Service::create(*board.value()->registry, std::move(options));
   if (!service) {
