@@ -97,6 +97,26 @@ Result<SimResult> simulate(Board& board, const Workload& w, const SimOptions& op
     uint64_t live_bytes = 0, live_buffers = 0;
   };
   std::list<TraceHeapState> trace_heaps;
+  // The run's first failed allocation, from a stream or the trace: where, what, and the state of
+  // its CMA area; live buffers count both the streams' and the trace's.
+  auto noteFirstFailure = [&](uint64_t step, std::string stream, const auto& heap, const auto* cma, uint64_t len,
+                              const auto& memory) {
+    if (out.first_failure.happened) return;
+    FirstFailure& f = out.first_failure;
+    f.happened = true;
+    f.step = step;
+    f.stream = std::move(stream);
+    f.heap = heap.name;
+    f.size = len;
+    f.error = memory.code();
+    f.message = memory.error().message();
+    if (cma) {
+      f.area = static_cast<int>(cma->area());
+      f.state = areaState(mem, cma->area());
+    }
+    for (const auto& o : streams) f.live_buffers += o.live.size();
+    for (const auto& t : trace_heaps) f.live_buffers += t.live_buffers;
+  };
   std::vector<TraceHeapState*> heap_of_buffer;
   std::vector<std::unique_ptr<PhysicalAllocation>> trace_live;
   size_t next_op = 0;
@@ -197,21 +217,7 @@ Result<SimResult> simulate(Board& board, const Workload& w, const SimOptions& op
       if (!memory) {
         s.result.failures++;
         out.failures++;
-        if (!out.first_failure.happened) {
-          FirstFailure& f = out.first_failure;
-          f.happened = true;
-          f.step = step;
-          f.stream = spec.name;
-          f.heap = s.heap->name;
-          f.size = len;
-          f.error = memory.code();
-          f.message = memory.error().message();
-          if (s.cma) {
-            f.area = static_cast<int>(s.cma->area());
-            f.state = areaState(mem, s.cma->area());
-          }
-          for (const auto& o : streams) f.live_buffers += o.live.size();
-        }
+        noteFirstFailure(step, spec.name, *s.heap, s.cma, len, memory);
         continue;
       }
       s.result.successes++;
@@ -254,22 +260,7 @@ Result<SimResult> simulate(Board& board, const Workload& w, const SimOptions& op
           out.trace_failures.push_back(TraceFailure{step, op.line, b.id, s.heap->node_name, len, memory.code(),
                                                     s.cma ? memory.error().message() : ""});
         }
-        if (!out.first_failure.happened) {
-          FirstFailure& f = out.first_failure;
-          f.happened = true;
-          f.step = step;
-          f.stream = "trace line " + std::to_string(op.line);
-          f.heap = s.heap->name;
-          f.size = len;
-          f.error = memory.code();
-          f.message = memory.error().message();
-          if (s.cma) {
-            f.area = static_cast<int>(s.cma->area());
-            f.state = areaState(mem, s.cma->area());
-          }
-          for (const auto& o : streams) f.live_buffers += o.live.size();
-          for (const auto& t : trace_heaps) f.live_buffers += t.live_buffers;
-        }
+        noteFirstFailure(step, "trace line " + std::to_string(op.line), *s.heap, s.cma, len, memory);
         continue;
       }
       s.result.successes++;

@@ -2,23 +2,11 @@
 
 #include "simulate/report.h"
 #include "simulate/simulator.h"
+#include "small_plan.h"
 #include "simulate/workload.h"
 
 namespace dmaheap::sim {
 namespace {
-
-// A 64 MiB board with a 16 MiB default CMA area at its top, kernel 6.18.
-dt::BoardPlan smallPlan() {
-  dt::BoardPlan p;
-  p.memory = {{0x40000000, 64 * kMiB}};
-  dt::CmaArea a;
-  a.name = "reserved";
-  a.base = 0x40000000 + 48 * kMiB;
-  a.size = 16 * kMiB;
-  a.is_default = true;
-  p.cma_areas = {a};
-  return p;
-}
 
 Workload parse(const char* text) {
   auto w = parseWorkload(text);

@@ -6,25 +6,13 @@
 #include <sstream>
 
 #include "simulate/simulator.h"
+#include "small_plan.h"
 #include "simulate/trace_workload.h"
 
 namespace dmaheap::sim {
 namespace {
 
 const std::string kTraces = std::string(DMAHEAP_SOURCE_DIR) + "/tests/simulate/traces/";
-
-// A 64 MiB board with a 16 MiB default CMA area at its top, kernel 6.18 (as simulate_test.cc).
-dt::BoardPlan smallPlan() {
-  dt::BoardPlan p;
-  p.memory = {{0x40000000, 64 * kMiB}};
-  dt::CmaArea a;
-  a.name = "reserved";
-  a.base = 0x40000000 + 48 * kMiB;
-  a.size = 16 * kMiB;
-  a.is_default = true;
-  p.cma_areas = {a};
-  return p;
-}
 
 TraceReplay load(const std::string& name, uint64_t speed = 1) {
   auto t = loadTrace(kTraces + name, speed);
