@@ -8,7 +8,8 @@
 #   scripts/fresh-root-test.sh [WORKDIR]      (default: build/fresh-root)
 # env: FRESH_ROOT_SUITE   (default bookworm)
 #      DEBIAN_MIRROR      (default http://deb.debian.org/debian)
-#      DMAHEAP_CACHE      (default ${XDG_CACHE_HOME:-$HOME/.cache}/dmaheap) tarball + .deb cache
+#      DMAHEAP_CACHE      (default ${XDG_CACHE_HOME:-$HOME/.cache}/dmaheap) tarball, .deb cache and the
+#                         host-kernel matrix's downloads (hostkernels/, bind-mounted into the root)
 #      FRESH_ROOT_TARBALL_ONLY=1   only make sure the cached tarball exists, then print its path
 #                         and the .deb cache's on two lines (tests/deb-install.sh)
 #
@@ -67,6 +68,10 @@ tar -C "$root" --numeric-owner -xzf "$tarball"
 cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
 for d in proc sys dev; do mount --rbind "/$d" "$root/$d"; done
 mount --bind "$debs" "$root/var/cache/apt/archives"
+# The host-kernel matrix's downloads (Debian kernel packages, linux-source) are a cache like the
+# .debs: shared with the root, so the tests there do not fetch them again (tests/hostkernels/run.sh).
+mkdir -p "$cache/hostkernels" "$root/root/.cache/dmaheap/hostkernels"
+mount --bind "$cache/hostkernels" "$root/root/.cache/dmaheap/hostkernels"
 git clone -q "$repo" "$root/root/dmaheap"
 git -C "$root/root/dmaheap" checkout -q "$head"
 
