@@ -196,7 +196,14 @@ say "booting ${#cases[@]} cases x ${#kernel_ids[@]} kernels (${jobs} at a time)"
 export -f boot_one case_conf
 export work golden_dir cases_dir here base_cmdline initrd
 export qemu_base_s="${qemu_base[*]}"
+# Stopping record.sh stops its boots too: without this the xargs workers outlive it and go on
+# writing golden files (a boot already running finishes under its own timeout, but nothing is
+# written from it: the worker that would write is gone). The pipeline runs in the background so
+# that the trap runs at once (bash defers traps while a foreground command runs).
+trap 'trap - INT TERM; kill 0' INT TERM
 for c in "${cases[@]}"; do for k in "${kernel_ids[@]}"; do echo "$c $k"; done; done |
     xargs -P "$jobs" -L 1 bash -c 'qemu_base=($qemu_base_s); boot_one "$0" "$1"' |
-    tee "$work/last-run.txt" | awk '{n++} $0 !~ /booted$/ {print} END {print n " runs done"}'
+    tee "$work/last-run.txt" | awk '{n++} $0 !~ /booted$/ {print} END {print n " runs done"}' &
+wait $!
+trap - INT TERM
 say "done: $(grep -c 'booted$' "$work/last-run.txt") booted, $(grep -c 'panic$' "$work/last-run.txt") panicked, $(grep -c 'timeout$' "$work/last-run.txt") timed out"
