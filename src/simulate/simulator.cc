@@ -97,6 +97,22 @@ Result<SimResult> simulate(Board& board, const Workload& w, const SimOptions& op
     uint64_t live_bytes = 0, live_buffers = 0;
   };
   std::list<TraceHeapState> trace_heaps;
+  // One allocation of a stream or the trace from its heap, counted in its result and the run's
+  // totals (attempts, migration cost, failures).
+  auto allocateCounted = [&](const HeapEntry& heap, CmaHeap* cma, StreamResult& result, uint64_t len) {
+    result.attempts++;
+    CmaAllocStats cost;
+    auto memory = cma ? cma->allocate(len, options.placement, &cost) : heap.heap->allocate(len);
+    result.pages_migrated += cost.pages_migrated;
+    result.max_pages_migrated = std::max(result.max_pages_migrated, cost.pages_migrated);
+    result.busy_candidates += cost.busy_candidates;
+    out.pages_migrated += cost.pages_migrated;
+    if (!memory) {
+      result.failures++;
+      out.failures++;
+    }
+    return memory;
+  };
   // The run's first failed allocation, from a stream or the trace: where, what, and the state of
   // its CMA area; live buffers count both the streams' and the trace's.
   auto noteFirstFailure = [&](uint64_t step, std::string stream, const auto& heap, const auto* cma, uint64_t len,
@@ -207,16 +223,8 @@ Result<SimResult> simulate(Board& board, const Workload& w, const SimOptions& op
       if (step < spec.start || (step - spec.start) % spec.interval != 0 || s.live.size() >= spec.count) continue;
       const uint64_t size = spec.size_max ? rng.between(spec.size, spec.size_max) : spec.size;
       const uint64_t len = alignUp(size, page);
-      s.result.attempts++;
-      CmaAllocStats cost;
-      auto memory = s.cma ? s.cma->allocate(len, options.placement, &cost) : s.heap->heap->allocate(len);
-      s.result.pages_migrated += cost.pages_migrated;
-      s.result.max_pages_migrated = std::max(s.result.max_pages_migrated, cost.pages_migrated);
-      s.result.busy_candidates += cost.busy_candidates;
-      out.pages_migrated += cost.pages_migrated;
+      auto memory = allocateCounted(*s.heap, s.cma, s.result, len);
       if (!memory) {
-        s.result.failures++;
-        out.failures++;
         noteFirstFailure(step, spec.name, *s.heap, s.cma, len, memory);
         continue;
       }
@@ -242,19 +250,11 @@ Result<SimResult> simulate(Board& board, const Workload& w, const SimOptions& op
         continue;
       }
       const uint64_t len = alignUp(b.size, page);
-      s.result.attempts++;
       s.peak.buffers++;
       s.peak.bytes += len;
-      CmaAllocStats cost;
-      auto memory = s.cma ? s.cma->allocate(len, options.placement, &cost) : s.heap->heap->allocate(len);
-      s.result.pages_migrated += cost.pages_migrated;
-      s.result.max_pages_migrated = std::max(s.result.max_pages_migrated, cost.pages_migrated);
-      s.result.busy_candidates += cost.busy_candidates;
-      out.pages_migrated += cost.pages_migrated;
+      auto memory = allocateCounted(*s.heap, s.cma, s.result, len);
       if (!memory) {
-        s.result.failures++;
         s.peak.failures++;
-        out.failures++;
         // The CMA heap's error message is the line the kernel logs (heaps/cma_heap.cc).
         if (out.trace_failures.size() < SimResult::kMaxTraceFailures) {
           out.trace_failures.push_back(TraceFailure{step, op.line, b.id, s.heap->node_name, len, memory.code(),
