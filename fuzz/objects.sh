@@ -2,9 +2,15 @@
 # instrumentation + ASan + UBSan) and links fuzz binaries from them, so the device-tree and text
 # targets share their objects.
 #   fuzz_link OUT SOURCE[:-DNAME]...     (a source with :-DNAME gets that define and its own object)
+# The objects are compiled FUZZ_BUILD_JOBS at a time (default: the number of CPUs), through ccache
+# when it is installed, hashed the way the CMake builds are, so another clone reuses them
+# (README.md, "Build cache").
 fuzz_cxx=${CLANGXX:-clang++}
 fuzz_flags=(-std=c++20 -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
-            -fno-omit-frame-pointer -Isrc -Isrc/base/include -Wall -Wextra -Werror -Wno-missing-field-initializers)
+            -fno-omit-frame-pointer -Isrc -Isrc/base/include -Wall -Wextra -Werror -Wno-missing-field-initializers
+            "-fdebug-prefix-map=$PWD=.")
+fuzz_launch=()
+if command -v ccache >/dev/null; then fuzz_launch=(env "CCACHE_BASEDIR=$PWD" CCACHE_NOHASHDIR=true ccache); fi
 fuzz_obj_dir=build-fuzz/obj
 
 fuzz_link() {
@@ -17,7 +23,7 @@ fuzz_link() {
     if [[ ! -f $stamp || $h -nt $stamp ]]; then rm -f "$fuzz_obj_dir"/*.o; break; fi
   done
   touch "$stamp"
-  local objs=() arg src def o
+  local objs=() arg src def o pids=() failed=0 jobs=${FUZZ_BUILD_JOBS:-$(nproc)}
   for arg in "$@"; do
     src=${arg%%:*}
     def=
@@ -25,10 +31,17 @@ fuzz_link() {
     o=$fuzz_obj_dir/$(printf '%s%s' "$src" "$def" | tr '/=-' '___').o
     if [[ ! -f $o || $src -nt $o ]]; then
       # shellcheck disable=SC2086
-      "$fuzz_cxx" "${fuzz_flags[@]}" $def -c "$src" -o "$o"
+      "${fuzz_launch[@]}" "$fuzz_cxx" "${fuzz_flags[@]}" $def -c "$src" -o "$o" &
+      pids+=($!)
+      if ((${#pids[@]} >= jobs)); then
+        wait "${pids[0]}" || failed=1
+        pids=("${pids[@]:1}")
+      fi
     fi
     objs+=("$o")
   done
+  for o in "${pids[@]}"; do wait "$o" || failed=1; done
+  ((failed == 0)) || return 1
   "$fuzz_cxx" -fsanitize=fuzzer,address,undefined "${objs[@]}" -lfdt -o "$out"
 }
 

@@ -72,6 +72,14 @@ mount --bind "$debs" "$root/var/cache/apt/archives"
 # .debs: shared with the root, so the tests there do not fetch them again (tests/hostkernels/run.sh).
 mkdir -p "$cache/hostkernels" "$root/root/.cache/dmaheap/hostkernels"
 mount --bind "$cache/hostkernels" "$root/root/.cache/dmaheap/hostkernels"
+# The compiler cache likewise (README.md, "Build cache"): the root's g++ and clang are the same
+# Debian packages as the host's, so its builds reuse the host's objects; what is tested there is
+# that the README's commands work on a bare machine, not how long a first compile takes.
+if command -v ccache >/dev/null; then
+  ccache_dir=$(ccache -k cache_dir)
+  mkdir -p "$ccache_dir" "$root/root/.cache/ccache"
+  mount --bind "$ccache_dir" "$root/root/.cache/ccache"
+fi
 git clone -q "$repo" "$root/root/dmaheap"
 git -C "$root/root/dmaheap" checkout -q "$head"
 

@@ -76,7 +76,7 @@ TEST(HeapProfile, NumbersOutOfRangeAreInvalidJson) {
   }
   // The campaign's inputs themselves (tests/heaps/hostile/).
   size_t files = 0;
-  for (const auto& e : std::filesystem::directory_iterator(std::filesystem::path(__FILE__).parent_path() / "hostile")) {
+  for (const auto& e : std::filesystem::directory_iterator(std::filesystem::path(DMAHEAP_SOURCE_DIR) / "tests/heaps/hostile")) {
     auto r = readHeapProfileFile(e.path().string());
     EXPECT_EQ(r.code(), EINVAL) << e.path();
     ++files;
