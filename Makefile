@@ -60,7 +60,8 @@ oracle-shipped: deps
 # The host-kernel matrix alone (docs/host-kernels.md): Debian's stock amd64 6.1 and 6.12 under
 # QEMU with this build's tools; EXTRA="prog ..." adds static programs run under `dmaheap run` in
 # each guest. Builds only what the guests run.
-HOSTKERNEL_TARGETS := dmaheap dmaheapd dmaheap-conformance dmaheap-conformance-static dmaheap-conformance-lib
+HOSTKERNEL_TARGETS := dmaheap dmaheapd dmaheap-static dmaheapd-static dmaheap-conformance \
+                      dmaheap-conformance-static dmaheap-conformance-lib
 hostkernels: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@cmake --build $(BUILD) -j$(JOBS) --target $(HOSTKERNEL_TARGETS)

@@ -68,6 +68,8 @@ fi
 for b in dmaheap dmaheapd dmaheap-conformance dmaheap-conformance-static dmaheap-conformance-lib; do
     [ -x "$build/$b" ] || die "no $build/$b (build the tree first: cmake --build $build)"
 done
+# The tools go in static where the build has their static twins (DMAHEAP_STATIC_TOOLS).
+tool() { if [ -x "$build/$1-static" ]; then echo "$build/$1-static"; else echo "$build/$1"; fi; }
 
 # ---------------------------------------------------------------- downloads (oracle/apt.sh)
 # shellcheck disable=SC2034  # oracle/apt.sh keeps its apt state and .debs under $work
@@ -171,6 +173,7 @@ prepare_programs() {
     cp "$dir/dmabuf-heap.c" "$out/st/dmabuf-heaps/"
     gcc -static -O2 -Wall -isystem "$dir/usr/include" -o "$bin/dmabuf-heap" "$out/st/dmabuf-heaps/dmabuf-heap.c"
     gcc -static -O2 -Wall -Wextra -Werror -isystem "$dir/usr/include" -o "$bin/dmabuf-probe" "$here/dmabuf-probe.c"
+    gcc -static -O2 -Wall -Wextra -Werror -isystem "$dir/usr/include" -o "$bin/frame-cost" "$here/frame-cost.c"
     source_ver=$ver
 }
 
@@ -192,16 +195,24 @@ prepare_initrd() { # ID: $out/ID.cpio
     cp "$(find "$out/x-busybox" -name busybox -type f -perm -u+x | head -1)" "$stage/bin/busybox"
     rm -rf "$out/x-busybox"
     cp "$here/init" "$stage/init"
-    for f in dmaheap dmaheapd dmaheap-conformance dmaheap-conformance-static dmaheap-conformance-lib; do
+    for f in dmaheap dmaheapd; do
+        strip --strip-debug -o "$stage/hk/bin/$f" "$(tool "$f")"
+    done
+    for f in dmaheap-conformance dmaheap-conformance-static dmaheap-conformance-lib; do
         strip --strip-debug -o "$stage/hk/bin/$f" "$build/$f"
     done
     for f in "$build"/libdmaheap.so.[0-9] "$build"/libdmaheap-embedded.so.[0-9]; do
         [ -e "$f" ] && strip --strip-debug -o "$stage/hk/lib/${f##*/}" "$(readlink -f "$f")"
     done
     # libdmaheap dlopens its embedded component: ldd of the component too.
-    copy_libs "$stage" "$build/dmaheap" "$build/dmaheapd" "$build/dmaheap-conformance" \
+    local linked=
+    for f in "$stage"/hk/bin/*; do
+        if readelf -l "$f" | grep -q 'program interpreter'; then linked="$linked ${f##*/}"; else linked="$linked ${f##*/}(static)"; fi
+    done
+    say "$id initramfs:$linked"
+    copy_libs "$stage" "$(tool dmaheap)" "$(tool dmaheapd)" "$build/dmaheap-conformance" \
         "$build/dmaheap-conformance-lib" "$build"/libdmaheap-embedded.so.[0-9]
-    cp "$out/bin/dmabuf-heap" "$out/bin/dmabuf-probe" "$stage/hk/bin/"
+    cp "$out/bin/dmabuf-heap" "$out/bin/dmabuf-probe" "$out/bin/frame-cost" "$stage/hk/bin/"
     for f in "${extra[@]}"; do cp "$f" "$stage/hk/extra/"; done
     cp "$cache/kernels/$id/modules/"* "$stage/modules/"
     chmod 755 "$stage/init" "$stage/bin/busybox"
@@ -235,6 +246,41 @@ report() { # ID: one summary line; returns 1 on any failure
     [ "$failed" = 0 ]
 }
 
+costs() { # ID: the frame costs' medians over the rounds, and each one's ratio to the kernel's own heap
+    local id=$1
+    grep '^HK-COST ' "$out/$id.log.txt" | awk -v id="$id" '
+        { key = $3 SUBSEP $4; n[key]++; v[key, n[key]] = $5
+          if (!($3 in seen_w)) { seen_w[$3] = 1; whos[++nw] = $3 }
+          if (!($4 in seen_m)) { seen_m[$4] = 1; names[++nm] = $4 }
+          rounds = $2 > rounds ? $2 : rounds }
+        function med(key,   i, j, t, c) {
+            c = n[key]
+            for (i = 1; i <= c; i++) a[i] = v[key, i]
+            for (i = 2; i <= c; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+            return a[int((c + 1) / 2)]
+        }
+        END {
+            if (nw == 0) exit
+            printf "%s frame costs, median of %d interleaved rounds, microseconds%s:\n", id, rounds,
+                ("native" in seen_w) ? " (x: times the kernel'"'"'s own heap)" : ""
+            printf "  %-14s", ""; for (w = 1; w <= nw; w++) printf " %18s", whos[w]; printf "\n"
+            for (m = 1; m <= nm; m++) {
+                printf "  %-14s", names[m]
+                base = ("native" SUBSEP names[m]) in n ? med("native" SUBSEP names[m]) : 0
+                for (w = 1; w <= nw; w++) {
+                    key = whos[w] SUBSEP names[m]
+                    if (!(key in n)) { printf " %18s", "-"; continue }
+                    x = med(key)
+                    cell = sprintf("%.1f", x / 1000)
+                    if (base > 0 && whos[w] != "native") cell = cell sprintf(" (%.1fx)", x / base)
+                    printf " %18s", cell
+                }
+                printf "\n"
+            }
+        }' > "$out/$id.costs"
+    cat "$out/$id.costs"
+}
+
 ids=()
 for k in "${KERNELS[@]}"; do
     read -r id suite <<<"$k"
@@ -262,6 +308,7 @@ wait
 status=0
 for id in "${ids[@]}"; do
     report "$id" || status=1
+    costs "$id"
     sed -n 's/^HK-FACT //p' "$out/$id.log.txt" > "$out/$id.facts"
 done
 say "done; console logs and facts in $out/<kernel>.log, $out/<kernel>.facts"
