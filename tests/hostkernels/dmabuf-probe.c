@@ -11,6 +11,15 @@
 //     everything else must hold. Prints "ok NAME" / "not ok NAME:
 //     why" per check and "N passed, N failed" last; exits 1 on any failure.
 //
+//   dmabuf-probe costs [--makers]
+//     What a camera or video program pays (docs/host-kernels.md, "Costs"), on whatever
+//     /dev/dma_heap/system it finds (the kernel's own natively, the emulated one under `dmaheap
+//     run --backing B`): the median of 200 ALLOC of 4 KiB, 40 of 1 MiB and 9 of 16 MiB (each
+//     closed again) and of 400 SYNC pairs (START|RW, one CPU write, END|RW) on a mapped 1 MiB
+//     buffer. With --makers (natively), the same SYNC pair and the making of a 1 MiB buffer on
+//     the kernel's udmabuf and vgem, whichever it has: the reference for those backings. Prints
+//     "cost NAME NANOSECONDS" lines and "N passed, N failed"; any failed ioctl is "not ok".
+//
 //   dmabuf-probe facts
 //     Run natively in the guest: what the host kernel's dma-bufs look like (fdinfo fields and
 //     reference counts, whether inotify reports their release, udmabuf's limits), for the host
@@ -402,9 +411,134 @@ static int do_facts(void) {
   return 0;
 }
 
+// ---- costs
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp_u64(const void* a, const void* b) {
+  uint64_t x = *(const uint64_t*)a, y = *(const uint64_t*)b;
+  return x < y ? -1 : x > y;
+}
+
+// Runs make_one N times (each returns an fd, closed again, or -1) and prints the median time
+// of the making as "cost NAME NS".
+static void cost_of_making(const char* name, int n, int (*make_one)(void* ctx), void* ctx) {
+  uint64_t t[200];
+  if (n > 200) n = 200;
+  for (int i = 0; i < n; i++) {
+    uint64_t a = now_ns();
+    int fd = make_one(ctx);
+    t[i] = now_ns() - a;
+    if (fd < 0) {
+      result(0, name, "%s", strerror(errno));
+      return;
+    }
+    close(fd);
+  }
+  qsort(t, (size_t)n, sizeof t[0], cmp_u64);
+  printf("cost %s %llu\n", name, (unsigned long long)t[n / 2]);
+  passed++;
+}
+
+// The SYNC pair of one frame on FD (LEN bytes, mapped here), N times; closes FD.
+static void cost_of_sync(const char* name, int fd, size_t len, int n) {
+  unsigned char* p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED) {
+    result(0, name, "mmap: %s", strerror(errno));
+    close(fd);
+    return;
+  }
+  memset(p, 0x5a, len);
+  uint64_t t[400];
+  if (n > 400) n = 400;
+  for (int i = 0; i < n; i++) {
+    struct dma_buf_sync s = {.flags = DMA_BUF_SYNC_START | DMA_BUF_SYNC_RW};
+    uint64_t a = now_ns();
+    int rc = ioctl(fd, DMA_BUF_IOCTL_SYNC, &s);
+    p[(size_t)i * 4096 % len] = (unsigned char)i;  // the frame's CPU access
+    s.flags = DMA_BUF_SYNC_END | DMA_BUF_SYNC_RW;
+    if (rc == 0) rc = ioctl(fd, DMA_BUF_IOCTL_SYNC, &s);
+    t[i] = now_ns() - a;
+    if (rc != 0) {
+      result(0, name, "DMA_BUF_IOCTL_SYNC: %s", strerror(errno));
+      munmap(p, len);
+      close(fd);
+      return;
+    }
+  }
+  qsort(t, (size_t)n, sizeof t[0], cmp_u64);
+  printf("cost %s %llu\n", name, (unsigned long long)t[n / 2]);
+  passed++;
+  munmap(p, len);
+  close(fd);
+}
+
+struct heap_alloc { int heap; uint64_t len; };
+static int make_heap_buffer(void* ctx) {
+  struct heap_alloc* h = ctx;
+  struct dma_heap_allocation_data a = {.len = h->len, .fd_flags = O_RDWR | O_CLOEXEC};
+  return ioctl(h->heap, DMA_HEAP_IOCTL_ALLOC, &a) == 0 ? (int)a.fd : -1;
+}
+
+static int make_udmabuf(void* ctx) { return udmabuf_create(*(int*)ctx, BUF_SIZE); }
+
+static int make_vgem_buffer(void* ctx) {
+  int vgem = *(int*)ctx;
+  struct drm_mode_create_dumb cd = {.height = 256, .width = 1024, .bpp = 32};  // 1 MiB
+  if (ioctl(vgem, DRM_IOCTL_MODE_CREATE_DUMB, &cd) != 0) return -1;
+  struct drm_prime_handle h = {.handle = cd.handle, .flags = DRM_CLOEXEC | DRM_RDWR};
+  int rc = ioctl(vgem, DRM_IOCTL_PRIME_HANDLE_TO_FD, &h);
+  int err = errno;
+  struct drm_gem_close c = {.handle = cd.handle};
+  ioctl(vgem, DRM_IOCTL_GEM_CLOSE, &c);  // the dma-buf keeps the object
+  errno = err;
+  return rc == 0 ? h.fd : -1;
+}
+
+static int do_costs(int argc, char** argv) {
+  int makers = argc == 1 && strcmp(argv[0], "--makers") == 0;
+  int heap = open("/dev/dma_heap/system", O_RDONLY | O_CLOEXEC);
+  if (heap < 0) {
+    result(0, "open /dev/dma_heap/system", "%s", strerror(errno));
+  } else {
+    struct heap_alloc small = {heap, 4096}, mid = {heap, 1 << 20}, big = {heap, 16 << 20};
+    cost_of_making("alloc-4k", 200, make_heap_buffer, &small);
+    cost_of_making("alloc-1m", 40, make_heap_buffer, &mid);
+    cost_of_making("alloc-16m", 9, make_heap_buffer, &big);
+    int fd = make_heap_buffer(&mid);
+    if (fd < 0) result(0, "sync-pair-1m", "DMA_HEAP_IOCTL_ALLOC: %s", strerror(errno));
+    else cost_of_sync("sync-pair-1m", fd, 1 << 20, 400);
+    close(heap);
+  }
+  if (makers) {
+    int dev = open("/dev/udmabuf", O_RDWR | O_CLOEXEC);
+    if (dev >= 0) {
+      cost_of_making("udmabuf-create-1m", 40, make_udmabuf, &dev);
+      int fd = make_udmabuf(&dev);
+      if (fd < 0) result(0, "udmabuf-sync-pair-1m", "UDMABUF_CREATE: %s", strerror(errno));
+      else cost_of_sync("udmabuf-sync-pair-1m", fd, BUF_SIZE, 400);
+      close(dev);
+    }
+    int vgem = open_vgem();
+    if (vgem >= 0) {
+      cost_of_making("vgem-create-1m", 40, make_vgem_buffer, &vgem);
+      int fd = make_vgem_buffer(&vgem);
+      if (fd < 0) result(0, "vgem-sync-pair-1m", "dumb buffer: %s", strerror(errno));
+      else cost_of_sync("vgem-sync-pair-1m", fd, BUF_SIZE, 400);
+      close(vgem);
+    }
+  }
+  printf("%d passed, %d failed\n", passed, failed);
+  return failed ? 1 : 0;
+}
+
 int main(int argc, char** argv) {
   if (argc >= 2 && strcmp(argv[1], "import") == 0) return do_import(argc - 2, argv + 2);
   if (argc == 2 && strcmp(argv[1], "facts") == 0) return do_facts();
-  fprintf(stderr, "usage: dmabuf-probe import [--socket PATH --dmaheap PATH] [--refused] | facts\n");
+  if (argc >= 2 && strcmp(argv[1], "costs") == 0) return do_costs(argc - 2, argv + 2);
+  fprintf(stderr, "usage: dmabuf-probe import [--socket PATH --dmaheap PATH] [--refused] | costs [--makers] | facts\n");
   return 2;
 }

@@ -173,7 +173,6 @@ prepare_programs() {
     cp "$dir/dmabuf-heap.c" "$out/st/dmabuf-heaps/"
     gcc -static -O2 -Wall -isystem "$dir/usr/include" -o "$bin/dmabuf-heap" "$out/st/dmabuf-heaps/dmabuf-heap.c"
     gcc -static -O2 -Wall -Wextra -Werror -isystem "$dir/usr/include" -o "$bin/dmabuf-probe" "$here/dmabuf-probe.c"
-    gcc -static -O2 -Wall -Wextra -Werror -isystem "$dir/usr/include" -o "$bin/frame-cost" "$here/frame-cost.c"
     source_ver=$ver
 }
 
@@ -212,7 +211,7 @@ prepare_initrd() { # ID: $out/ID.cpio
     say "$id initramfs:$linked"
     copy_libs "$stage" "$(tool dmaheap)" "$(tool dmaheapd)" "$build/dmaheap-conformance" \
         "$build/dmaheap-conformance-lib" "$build"/libdmaheap-embedded.so.[0-9]
-    cp "$out/bin/dmabuf-heap" "$out/bin/dmabuf-probe" "$out/bin/frame-cost" "$stage/hk/bin/"
+    cp "$out/bin/dmabuf-heap" "$out/bin/dmabuf-probe" "$stage/hk/bin/"
     for f in "${extra[@]}"; do cp "$f" "$stage/hk/extra/"; done
     cp "$cache/kernels/$id/modules/"* "$stage/modules/"
     chmod 755 "$stage/init" "$stage/bin/busybox"
@@ -246,7 +245,10 @@ report() { # ID: one summary line; returns 1 on any failure
     [ "$failed" = 0 ]
 }
 
-costs() { # ID: the frame costs' medians over the rounds, and each one's ratio to the kernel's own heap
+# ID: the frame costs' medians over the rounds, and each one's ratio to the same on a dma-buf the
+# kernel made natively: its heap's, or for the udmabuf and vgem backings the SYNC pair on a buffer
+# of theirs (the native run's udmabuf-* and vgem-* rows).
+costs() {
     local id=$1
     grep '^HK-COST ' "$out/$id.log.txt" | awk -v id="$id" '
         { key = $3 SUBSEP $4; n[key]++; v[key, n[key]] = $5
@@ -262,13 +264,15 @@ costs() { # ID: the frame costs' medians over the rounds, and each one's ratio t
         END {
             if (nw == 0) exit
             printf "%s frame costs, median of %d interleaved rounds, microseconds%s:\n", id, rounds,
-                ("native" in seen_w) ? " (x: times the kernel'"'"'s own heap)" : ""
-            printf "  %-14s", ""; for (w = 1; w <= nw; w++) printf " %18s", whos[w]; printf "\n"
+                ("native" in seen_w) ? " (x: times the same natively)" : ""
+            printf "  %-22s", ""; for (w = 1; w <= nw; w++) printf " %18s", whos[w]; printf "\n"
             for (m = 1; m <= nm; m++) {
-                printf "  %-14s", names[m]
-                base = ("native" SUBSEP names[m]) in n ? med("native" SUBSEP names[m]) : 0
+                printf "  %-22s", names[m]
                 for (w = 1; w <= nw; w++) {
                     key = whos[w] SUBSEP names[m]
+                    ref = "native" SUBSEP whos[w] "-" names[m]
+                    if (!(ref in n)) ref = "native" SUBSEP names[m]
+                    base = ref in n ? med(ref) : 0
                     if (!(key in n)) { printf " %18s", "-"; continue }
                     x = med(key)
                     cell = sprintf("%.1f", x / 1000)
