@@ -499,38 +499,37 @@ static int make_vgem_buffer(void* ctx) {
   return rc == 0 ? h.fd : -1;
 }
 
+// The making of N buffers by MAKE and the SYNC pair on one more, named PREFIX "create-1m" and
+// PREFIX "sync-pair-1m" (the heap's ALLOC rows have their own names).
+static void cost_of_maker(const char* prefix, int (*make)(void* ctx), void* ctx) {
+  char create[64], sync[64];
+  snprintf(create, sizeof create, "%screate-1m", prefix);
+  snprintf(sync, sizeof sync, "%ssync-pair-1m", prefix);
+  if (*prefix) cost_of_making(create, 40, make, ctx);
+  int fd = make(ctx);
+  if (fd < 0) result(0, sync, "making the buffer: %s", strerror(errno));
+  else cost_of_sync(sync, fd, BUF_SIZE, 400);
+}
+
 static int do_costs(int argc, char** argv) {
   int makers = argc == 1 && strcmp(argv[0], "--makers") == 0;
   int heap = open("/dev/dma_heap/system", O_RDONLY | O_CLOEXEC);
   if (heap < 0 && !(makers && errno == ENOENT)) {
     result(0, "open /dev/dma_heap/system", "%s", strerror(errno));
   } else if (heap >= 0) {
-    struct heap_alloc small = {heap, 4096}, mid = {heap, 1 << 20}, big = {heap, 16 << 20};
+    struct heap_alloc small = {heap, 4096}, mid = {heap, BUF_SIZE}, big = {heap, 16 << 20};
     cost_of_making("alloc-4k", 200, make_heap_buffer, &small);
     cost_of_making("alloc-1m", 40, make_heap_buffer, &mid);
     cost_of_making("alloc-16m", 9, make_heap_buffer, &big);
-    int fd = make_heap_buffer(&mid);
-    if (fd < 0) result(0, "sync-pair-1m", "DMA_HEAP_IOCTL_ALLOC: %s", strerror(errno));
-    else cost_of_sync("sync-pair-1m", fd, 1 << 20, 400);
+    cost_of_maker("", make_heap_buffer, &mid);
     close(heap);
   }
   if (makers) {
-    int dev = open("/dev/udmabuf", O_RDWR | O_CLOEXEC);
-    if (dev >= 0) {
-      cost_of_making("udmabuf-create-1m", 40, make_udmabuf, &dev);
-      int fd = make_udmabuf(&dev);
-      if (fd < 0) result(0, "udmabuf-sync-pair-1m", "UDMABUF_CREATE: %s", strerror(errno));
-      else cost_of_sync("udmabuf-sync-pair-1m", fd, BUF_SIZE, 400);
-      close(dev);
-    }
-    int vgem = open_vgem();
-    if (vgem >= 0) {
-      cost_of_making("vgem-create-1m", 40, make_vgem_buffer, &vgem);
-      int fd = make_vgem_buffer(&vgem);
-      if (fd < 0) result(0, "vgem-sync-pair-1m", "dumb buffer: %s", strerror(errno));
-      else cost_of_sync("vgem-sync-pair-1m", fd, BUF_SIZE, 400);
-      close(vgem);
-    }
+    int dev = open("/dev/udmabuf", O_RDWR | O_CLOEXEC), vgem = open_vgem();
+    if (dev >= 0) cost_of_maker("udmabuf-", make_udmabuf, &dev);
+    if (vgem >= 0) cost_of_maker("vgem-", make_vgem_buffer, &vgem);
+    if (dev >= 0) close(dev);
+    if (vgem >= 0) close(vgem);
   }
   printf("%d passed, %d failed\n", passed, failed);
   return failed ? 1 : 0;
