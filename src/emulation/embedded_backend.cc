@@ -11,8 +11,8 @@ Result<std::unique_ptr<EmbeddedBackend>> EmbeddedBackend::create(std::unique_ptr
   return std::unique_ptr<EmbeddedBackend>(new EmbeddedBackend(std::move(board), std::move(watch.value())));
 }
 
-void EmbeddedBackend::reapLocked() {
-  for (int wd : watch_.poll()) {
+void EmbeddedBackend::reapLocked(bool counted) {
+  for (int wd : watch_.poll(counted)) {
     auto it = by_watch_.find(wd);
     if (it == by_watch_.end()) continue;
     by_file_.erase({it->second.key.dev, it->second.key.ino});
@@ -53,7 +53,7 @@ Result<AllocatedBuffer> EmbeddedBackend::allocate(std::string_view heap, const u
 }
 
 Buffer* EmbeddedBackend::findLocked(const FileKey& key) {
-  reapLocked();
+  reapLocked(false);
   auto it = by_file_.find({key.dev, key.ino});
   if (it == by_file_.end()) return nullptr;
   return by_watch_.at(it->second).buffer.get();

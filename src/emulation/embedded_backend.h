@@ -48,7 +48,10 @@ class EmbeddedBackend final : public HeapBackend {
  private:
   EmbeddedBackend(std::unique_ptr<Board> board, BufferWatcher watch)
       : board_(std::move(board)), watch_(std::move(watch)) {}
-  void reapLocked();
+  // Gives back every released buffer; counted=false looks at the inotify events only (enough
+  // for a lookup by file identity: BufferWatcher::poll).
+  void reapLocked(bool counted = true);
+  // The live buffer of `key` (the lookup of every call on a buffer: no fdinfo is read).
   Buffer* findLocked(const FileKey& key);
 
   struct Live {

@@ -108,7 +108,7 @@ Result<int> BufferWatcher::watch(int fd, ReleaseSignal signal, long lone_count) 
   return wd;
 }
 
-std::vector<int> BufferWatcher::poll() {
+std::vector<int> BufferWatcher::poll(bool counted) {
   std::vector<int> gone;
   bool overflow = false;
   alignas(inotify_event) char buf[64 * 1024];
@@ -129,7 +129,7 @@ std::vector<int> BufferWatcher::poll() {
   if (overflow) {
     ++overflows_;
     for (int wd : recheck()) gone.push_back(wd);
-  } else {
+  } else if (counted) {
     for (int id : pollCounted()) gone.push_back(id);
   }
   return gone;
@@ -143,6 +143,7 @@ std::vector<int> BufferWatcher::pollCounted() {
   std::vector<int> gone;
   for (auto it = counted_.begin(); it != counted_.end();) {
     // Unreadable (-1) keeps the buffer: never free memory someone may hold.
+    ++count_reads_;
     if (fdinfoCount(it->second.dup.get()) == it->second.lone_count) {
       gone.push_back(it->first);
       it = counted_.erase(it);  // closes our dup: the last reference

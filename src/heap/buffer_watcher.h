@@ -74,8 +74,12 @@ class BufferWatcher {
   int timerFd() const { return timer_.get(); }
 
   // Reads every queued event; returns the watches whose file is gone since the last call.
-  // Recovers from a queue overflow by recheck().
-  std::vector<int> poll();
+  // Recovers from a queue overflow by recheck(). With `counted` (the default) it also reads
+  // every counted watch's fdinfo count; without, counted watches are left for a later poll: a
+  // lookup by file identity needs only the inotify events, because a counted buffer's file is
+  // held by our dup and its device and inode cannot name another file meanwhile, while a
+  // watched one's can once it is gone (docs/emulation.md "Backings").
+  std::vector<int> poll(bool counted = true);
 
   // Compares the watches we track against those the kernel still has; returns (and forgets)
   // the ones that are gone. What poll() does after IN_Q_OVERFLOW; callable any time.
@@ -84,6 +88,8 @@ class BufferWatcher {
   size_t watching() const { return live_.size() + counted_.size(); }
   size_t counting() const { return counted_.size(); }
   uint64_t overflows() const { return overflows_; }
+  // How many fdinfo counts poll() has read so far.
+  uint64_t countReads() const { return count_reads_; }
 
   static constexpr int kFirstCountedId = -2;
 
@@ -100,6 +106,7 @@ class BufferWatcher {
   int next_counted_ = kFirstCountedId;
   UniqueFd timer_;
   uint64_t overflows_ = 0;
+  uint64_t count_reads_ = 0;
 };
 
 }  // namespace dmaheap

@@ -304,6 +304,27 @@ TEST(BufferWatcherCounted, KeepsADupAndReportsWhenTheCountIsWhatOneFdShows) {
   EXPECT_EQ(w->recheck(), std::vector<int>{});
 }
 
+// A lookup's poll (counted=false) reads no fdinfo and leaves counted releases for the next full
+// poll; inotify releases still come at once.
+TEST(BufferWatcherCounted, APollWithoutCountedReadsNoFdinfo) {
+  auto w = BufferWatcher::create();
+  ASSERT_TRUE(w.ok());
+  auto counted = createSealedMemfd("counted", 4096, true, true);
+  auto watched = createSealedMemfd("watched", 4096, true, true);
+  ASSERT_TRUE(counted.ok() && watched.ok());
+  auto id = w->watch(counted->get(), ReleaseSignal::kCountedDup, -1);  // -1: released at a full poll
+  auto wd = w->watch(watched->get());
+  ASSERT_TRUE(id.ok() && wd.ok());
+  counted->reset();
+  watched->reset();
+  EXPECT_EQ(w->poll(false), std::vector<int>{wd.value()});
+  EXPECT_EQ(w->countReads(), 0u);
+  EXPECT_EQ(w->counting(), 1u);
+  EXPECT_EQ(w->poll(), std::vector<int>{id.value()});
+  EXPECT_EQ(w->countReads(), 1u);
+  EXPECT_EQ(w->watching(), 0u);
+}
+
 TEST(Backing, ABufferRemembersWhichBackingMadeIt) {
   SmallLimitBacking small;
   small.setNext(makeMemfdBacking());
