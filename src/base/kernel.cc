@@ -74,7 +74,7 @@ Result<Arch> parseArch(std::string_view text) {
 
 unsigned Kernel::maxOrder() const {
   // The Kconfig value is MAX_ORDER (one more than the largest order) up to 6.3, the largest order
-  // itself from 6.4 (docs/kernel-behaviour.md §7.1).
+  // itself from 6.4 (docs/kernel-behaviour.md §11.1).
   if (config.force_max_order) {
     const unsigned v = *config.force_max_order;
     return ruleApplies(KernelRule::kMaxOrderInclusive, version) ? v : (v > 0 ? v - 1 : 0);
@@ -349,16 +349,19 @@ constexpr KernelRuleInfo kRules[] = {
      "power of two and RAM starting above the limit widens the zone to 4 GiB (§6.10)"},
     {KernelRule::kMaxOrderInclusive, "max-order-inclusive", R(6, 4), kNone, true, kAllArchs,
      "CONFIG_ARCH_FORCE_MAX_ORDER is the largest buddy order itself; up to 6.3 it (and "
-     "FORCE_MAX_ZONEORDER before it) is one more than that (§7.1)"},
+     "FORCE_MAX_ZONEORDER before it) is one more than that (§11.1)"},
     {KernelRule::kArmCoherentPoolNeedsNoMap, "arm-coherent-pool-needs-no-map", R(5, 3), kNone, true, kArmOnly,
      "32-bit ARM: rmem_dma_setup refuses a shared-dma-pool without no-map (EINVAL, \"regions without "
-     "no-map are not yet supported\"); the region is handed back (§7.3)"},
+     "no-map are not yet supported\"); the region is handed back (§11.3)"},
     {KernelRule::kArmZonesLowHigh, "arm-zones-low-high", R(5, 3), kNone, true, kArmOnly,
      "32-bit ARM: ZONE_DMA only for a machine with a dma_zone_size, ZONE_NORMAL up to the end of "
-     "lowmem (vmalloc split), ZONE_HIGHMEM above; the default CMA limit is arm_dma_limit (§7.2)"},
+     "lowmem (vmalloc split), ZONE_HIGHMEM above; the default CMA limit is arm_dma_limit (§11.2)"},
     {KernelRule::kRiscvZoneDma32, "riscv-zone-dma32", R(5, 3), kNone, true, kRiscvOnly,
      "riscv64: ZONE_DMA32 up to min(4 GiB, end of RAM), ZONE_NORMAL above; the default CMA area is "
-     "reserved below that same limit (dma32_phys_limit) (§7.4)"},
+     "reserved below that same limit (dma32_phys_limit) (§11.4)"},
+    {KernelRule::kArmRmemLateAfterDefaultCma, "arm-rmem-late-after-default-cma", R(6, 12), kNone, true, kArmOnly,
+     "32-bit ARM: the late phase of the split scan (static regions, §5.7) runs after arm_memblock_init "
+     "reserved the default CMA area, so a static linux,cma-default node does not stop it (§11.2)"},
 };
 static_assert(std::size(kRules) == static_cast<size_t>(KernelRule::kCount), "one row per KernelRule");
 

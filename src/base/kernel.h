@@ -44,7 +44,7 @@ class KernelVersion {
   int minor_;
 };
 
-// The target architecture whose rules apply (docs/kernel-behaviour.md §7): 32-bit ARM (armmp,
+// The target architecture whose rules apply (docs/kernel-behaviour.md §11): 32-bit ARM (armmp,
 // armmp-lpae), arm64, riscv64. The host the emulation runs on is a separate matter.
 enum class Arch { kArm, kArm64, kRiscv64 };
 // "arm", "arm64", "riscv64".
@@ -98,10 +98,10 @@ struct KernelConfig {
   bool zone_dma32 = true;          // CONFIG_ZONE_DMA32 (off only when "is not set")
   // The largest buddy order, MAX_ORDER-1 before 6.4 and MAX_PAGE_ORDER after (10 by default on
   // all three architectures; 32-bit ARM with SOC_AM33XX: 11). From CONFIG_ARCH_FORCE_MAX_ORDER
-  // or CONFIG_FORCE_MAX_ZONEORDER, whose meaning changed in 6.4 (docs/kernel-behaviour.md §7.1).
+  // or CONFIG_FORCE_MAX_ZONEORDER, whose meaning changed in 6.4 (docs/kernel-behaviour.md §11.1).
   unsigned max_order = 10;
   std::optional<unsigned> force_max_order;  // the raw Kconfig value, resolved per release
-  // 32-bit ARM only (docs/kernel-behaviour.md §7.1, §7.2).
+  // 32-bit ARM only (docs/kernel-behaviour.md §11.1, §11.2).
   bool arm_lpae = false;           // CONFIG_ARM_LPAE: 3-level tables, hugetlb, 64-bit phys_addr_t
   bool highmem = true;             // CONFIG_HIGHMEM (Debian's armmp: y)
   uint64_t arm_page_offset = 0xC0000000;  // CONFIG_PAGE_OFFSET (VMSPLIT_3G)
@@ -127,13 +127,13 @@ struct Kernel {
 
   uint64_t pageSize() const { return uint64_t{1} << config.page_shift; }
   // MAX_ORDER-1 in the old sense: the largest buddy order (10 with 4 KiB pages unless the
-  // .config forces another; docs/kernel-behaviour.md §7.1).
+  // .config forces another; docs/kernel-behaviour.md §11.1).
   unsigned maxOrder() const;
   // CONFIG_HUGETLB_PAGE as the architecture allows it: 32-bit ARM has hugetlb only with LPAE.
   bool hugetlbPages() const { return config.hugetlb && (arch != Arch::kArm || config.arm_lpae); }
   // phys_addr_t is 64 bits (arm64, riscv64, 32-bit ARM with LPAE): %pa prints 16 hex digits, else 8.
   bool physAddr64() const { return arch != Arch::kArm || config.arm_lpae; }
-  // pageblock_order (docs/kernel-behaviour.md §6.1, §7.1): HUGETLB_PAGE_ORDER when hugetlb is on (PMD order, 9 with
+  // pageblock_order (docs/kernel-behaviour.md §6.1, §11.1): HUGETLB_PAGE_ORDER when hugetlb is on (PMD order, 9 with
   // 4 KiB pages), else maxOrder(); capped by CONFIG_PAGE_BLOCK_ORDER from 6.16.
   unsigned pageblockOrder() const;
   uint64_t pageblockBytes() const { return pageSize() << pageblockOrder(); }
@@ -216,11 +216,12 @@ enum class KernelRule {
   kCmaHeapDefaultRegionName,      // the default area's heap is "default_cma_region" (+ legacy name)
   kCmaHeapPerRegion,              // one CMA heap per registered area
   kZoneDmaLimitAddress,           // arm64 ZONE_DMA ends at the tree's DMA limit itself (zone_dma_limit), not a power of two
-  // 32-bit ARM and RISC-V (docs/kernel-behaviour.md §7).
+  // 32-bit ARM and RISC-V (docs/kernel-behaviour.md §11).
   kMaxOrderInclusive,             // ARCH_FORCE_MAX_ORDER is MAX_PAGE_ORDER itself (was MAX_ORDER, one more)
   kArmCoherentPoolNeedsNoMap,     // 32-bit ARM: rmem_dma_setup refuses a coherent pool without no-map
   kArmZonesLowHigh,               // 32-bit ARM: ZONE_DMA (machine's dma_zone_size), Normal = lowmem, HighMem
   kRiscvZoneDma32,                // riscv64: ZONE_DMA32 below min(4 GiB, end of RAM), the CMA limit too
+  kArmRmemLateAfterDefaultCma,    // 32-bit ARM: the late (static) reserved-memory phase follows the default CMA area
   kCount
 };
 

@@ -1,4 +1,4 @@
-// Which architecture's rules apply to a board (docs/kernel-behaviour.md §7, docs/device-trees.md
+// Which architecture's rules apply to a board (docs/kernel-behaviour.md §11, docs/device-trees.md
 // "Architecture"): --arch, else the .config's CONFIG_ARM/ARM64/RISCV, else what the tree says (its
 // cpu cores' compatibles, the root's compatibles, the root's #address-cells as the tie-breaker),
 // else arm64. The cores are a table, not a chain of ifs.

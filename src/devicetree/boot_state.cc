@@ -24,7 +24,7 @@ std::string logRange(uint64_t base, uint64_t size) {
 
 BootState::BootState(const Fdt* fdt_in, const Kernel& kernel_in, std::string_view cmdline)
     : fdt(fdt_in), kernel(kernel_in) {
-  // The architecture: --arch, else the .config's, else the tree's, else arm64 (docs/kernel-behaviour.md §7).
+  // The architecture: --arch, else the .config's, else the tree's, else arm64 (docs/kernel-behaviour.md §11).
   ArchChoice choice = chooseArch(kernel, fdt);
   kernel.arch = choice.arch;
   kernel.arch_origin = choice.origin;

@@ -75,7 +75,7 @@ void CmaDeclaration::declareContiguous(uint64_t base, uint64_t size, uint64_t li
       addr = mb_.allocRange(size, align, k4GiB, limit, true);
     }
     // An area must not straddle low and high memory: high memory is tried first, then low
-    // (docs/kernel-behaviour.md §7.2; only 32-bit ARM has RAM above highmem_start).
+    // (docs/kernel-behaviour.md §11.2; only 32-bit ARM has RAM above highmem_start).
     if (addr == 0 && base < highmem_start && limit > highmem_start) {
       addr = mb_.allocRange(size, align, highmem_start, limit, false);
       limit = highmem_start;

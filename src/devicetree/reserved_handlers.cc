@@ -51,7 +51,7 @@ int ReservedMemoryHandlers::rmemCmaSetup(SavedRegion& s, std::vector<std::string
 int ReservedMemoryHandlers::rmemDmaSetup(SavedRegion& s, std::vector<std::string>* logs) {
   ReservedRegion& r = region(s);
   if (r.reusable) return notMine();
-  // 32-bit ARM cannot remap a pool that stays in the linear map (docs/kernel-behaviour.md §7.3).
+  // 32-bit ARM cannot remap a pool that stays in the linear map (docs/kernel-behaviour.md §11.3).
   if (has(KernelRule::kArmCoherentPoolNeedsNoMap) && !r.no_map) {
     logs->push_back(log("Reserved memory: regions without no-map are not yet supported"));
     return EINVAL;

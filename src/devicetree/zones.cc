@@ -24,7 +24,7 @@ std::string memLine(const PrintedZone& z) {
   return name + buf;
 }
 
-// 32-bit ARM machines that set a DMA zone (docs/kernel-behaviour.md §7.2), keyed by the root
+// 32-bit ARM machines that set a DMA zone (docs/kernel-behaviour.md §11.2), keyed by the root
 // compatibles of their DT_MACHINE_START; `lpae_only`: the size is set only with CONFIG_ARM_LPAE.
 struct ArmDmaZoneMachine {
   const char* compatible;
@@ -47,7 +47,7 @@ constexpr ArmDmaZoneMachine kArmDmaZoneMachines[] = {
     {"arm,realview-pba8", 256 * kMiB, false}, {"arm,realview-pbx", 256 * kMiB, false},  // mach-versatile
 };
 
-// The 32-bit ARM layout (arch/arm/mm/init.c zone_sizes_init, docs/kernel-behaviour.md §7.2).
+// The 32-bit ARM layout (arch/arm/mm/init.c zone_sizes_init, docs/kernel-behaviour.md §11.2).
 ZoneLayout armZoneLayout(const Kernel& kernel, uint64_t start, uint64_t end, uint64_t dma_zone_size) {
   ZoneLayout out;
   const uint64_t page = kernel.pageSize();
@@ -78,7 +78,7 @@ ZoneLayout armZoneLayout(const Kernel& kernel, uint64_t start, uint64_t end, uin
   return out;
 }
 
-// The riscv64 layout (arch/riscv/mm/init.c zone_sizes_init, docs/kernel-behaviour.md §7.4).
+// The riscv64 layout (arch/riscv/mm/init.c zone_sizes_init, docs/kernel-behaviour.md §11.4).
 ZoneLayout riscvZoneLayout(const Kernel& kernel, uint64_t start, uint64_t end) {
   ZoneLayout out;
   const uint64_t page = kernel.pageSize();

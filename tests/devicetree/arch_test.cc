@@ -1,4 +1,4 @@
-// The architecture dimension of the kernel model (docs/kernel-behaviour.md §7): page and
+// The architecture dimension of the kernel model (docs/kernel-behaviour.md §11): page and
 // pageblock sizes, zones, the default CMA area, the 32-bit ARM coherent-pool rule, and which
 // architecture a tree is taken for (docs/device-trees.md "Architecture").
 #include <unistd.h>
@@ -169,6 +169,13 @@ TEST(Arch, ArmDefaultAreaGoesToHighMemoryFirst) {
   EXPECT_EQ(p.cma_areas[0].size, 64 * kMiB1);
   EXPECT_TRUE(p.cma_areas[0].activated);
   EXPECT_TRUE(logHas(p, "cma: Reserved 64 MiB at 0xbc000000"));  // %pa of a 32-bit phys_addr_t
+  // Debian's armmp .config: 16 MiB, 8 MiB pageblocks; the log line of 6.12 names the node.
+  const BoardPlan deb = planOf(armTree(), withConfig(kernelFor(Arch::kArm, 6, 12),
+                                                     "CONFIG_ARM=y\nCONFIG_ARCH_FORCE_MAX_ORDER=11\nCONFIG_CMA=y\n"
+                                                     "CONFIG_DMA_CMA=y\nCONFIG_CMA_SIZE_MBYTES=16\nCONFIG_HIGHMEM=y\n"));
+  ASSERT_EQ(deb.cma_areas.size(), 1u);
+  EXPECT_EQ(deb.cma_areas[0].base, 0xBF000000u);
+  EXPECT_TRUE(logHas(deb, "cma: Reserved 16 MiB at 0xbf000000 on node -1"));
   // When high memory cannot hold it, the area goes to the top of lowmem, never across the boundary.
   Kernel big = kernelFor(Arch::kArm, 6, 12);
   big.config.cma_size_mbytes = 1536;
@@ -213,6 +220,34 @@ TEST(Arch, ArmRefusesACoherentPoolWithoutNoMap) {
   const BoardPlan ok = planOf(armTree(nomap), kernelFor(Arch::kArm));
   EXPECT_EQ(ok.regions[0].outcome, RegionOutcome::kInitialized);
   EXPECT_TRUE(logHas(ok, "Reserved memory: created DMA memory pool at 0x50000000, size 4 MiB"));
+}
+
+TEST(Arch, ArmSetsUpStaticRegionsAfterTheDefaultArea) {
+  // As the stock armmp 6.12 boot printed it (docs/kernel-behaviour.md §11.2): the default area's
+  // line, then the late phase's lines for the static pool.
+  const std::string pool = "pool@50000000 { compatible = \"shared-dma-pool\"; reg = <0x50000000 0x800000>; };\n";
+  const BoardPlan p = planOf(armTree(pool), kernelFor(Arch::kArm, 6, 12));
+  EXPECT_EQ(p.kernel_log, (std::vector<std::string>{"cma: Reserved 64 MiB at 0xbc000000 on node -1",
+                                                     "Reserved memory: regions without no-map are not yet supported",
+                                                     "OF: reserved mem: node pool@50000000 compatible matching fail"}));
+  // Before the split (6.11 and older) the handlers ran inside the scan, before the default area.
+  const BoardPlan old = planOf(armTree(pool), kernelFor(Arch::kArm, 6, 1));
+  ASSERT_FALSE(old.kernel_log.empty());
+  EXPECT_EQ(old.kernel_log.back(), "cma: Reserved 64 MiB at 0xbc000000");  // no " on node -1" before 6.6
+  // A static linux,cma-default node therefore does not stop the Kconfig area on 32-bit ARM 6.12+:
+  // both exist and the node's area is the default (it is assigned last).
+  const std::string deflt =
+      "linux,cma@60000000 { compatible = \"shared-dma-pool\"; reusable; linux,cma-default; reg = <0x60000000 0x2000000>; };\n";
+  const BoardPlan arm = planOf(armTree(deflt), kernelFor(Arch::kArm, 6, 12));
+  ASSERT_EQ(arm.cma_areas.size(), 2u);
+  EXPECT_EQ(arm.cma_areas[0].name, "reserved");
+  EXPECT_FALSE(arm.cma_areas[0].is_default);
+  EXPECT_EQ(arm.cma_areas[1].name, "linux,cma@60000000");
+  EXPECT_TRUE(arm.cma_areas[1].is_default);
+  // arm64 sets the node up first, and then makes no Kconfig area.
+  const BoardPlan a64 = planOf(armTree(deflt), kernelFor(Arch::kArm64, 6, 12));
+  ASSERT_EQ(a64.cma_areas.size(), 1u);
+  EXPECT_TRUE(a64.cma_areas[0].is_default);
 }
 
 TEST(Arch, RiscvDefaultAreaStaysBelow4GiB) {
