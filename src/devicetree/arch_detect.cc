@@ -15,7 +15,9 @@ struct CoreRow {
   const char* what;
 };
 
+// The first matching row wins: exact rows that a prefix row would also match come first.
 constexpr CoreRow kCpuCores[] = {
+    {"arm,armv8", false, Arch::kArm64, "a 64-bit ARM core"},  // before the "arm,arm" prefix below
     // ARMv7 and older cores: 32-bit kernels only.
     {"arm,cortex-a5", false, Arch::kArm, "a 32-bit ARM core"},
     {"arm,cortex-a7", false, Arch::kArm, "a 32-bit ARM core"},
@@ -34,7 +36,6 @@ constexpr CoreRow kCpuCores[] = {
     {"brcm,brahma-b15", false, Arch::kArm, "a 32-bit ARM core"},
     {"intel,xscale", true, Arch::kArm, "a 32-bit ARM core"},
     // ARMv8 and later cores: arm64 kernels (some boards also boot 32-bit ones: give --arch arm).
-    {"arm,armv8", false, Arch::kArm64, "a 64-bit ARM core"},
     {"arm,cortex-a3", true, Arch::kArm64, "a 64-bit ARM core"},  // a32, a34, a35
     {"arm,cortex-a5", true, Arch::kArm64, "a 64-bit ARM core"},  // a53, a55, a57, a510, a520 (a5 is exact, above)
     {"arm,cortex-a6", true, Arch::kArm64, "a 64-bit ARM core"},  // a65, a65ae

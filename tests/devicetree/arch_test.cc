@@ -281,6 +281,13 @@ TEST(Arch, DetectedFromTheTree) {
       "cpu-map { };\ncpu@0 { device_type = \"cpu\"; compatible = \"arm,cortex-a53\"; reg = <0>; };\n};\n};\n";
   EXPECT_EQ(detect(a53).arch, Arch::kArm64);
   EXPECT_EQ(detect(a53).reason, "/cpus/cpu@0 is compatible with \"arm,cortex-a53\", a 64-bit ARM core");
+  // The ARM models' generic core (fvp-base-revc, foundation-v8) is 64-bit, not an "arm,arm..." one.
+  std::string v8 = a53;
+  v8.replace(v8.find("arm,cortex-a53"), 14, "arm,armv8");
+  EXPECT_EQ(detect(v8).arch, Arch::kArm64);
+  std::string arm926 = a53;
+  arm926.replace(arm926.find("arm,cortex-a53"), 14, "arm,arm926ej-s");
+  EXPECT_EQ(detect(arm926).arch, Arch::kArm);
   const std::string hart =
       "/dts-v1/;\n/ {\ncpus {\ncpu@0 { device_type = \"cpu\"; compatible = \"sifive,u74-mc\", \"riscv\"; };\n};\n};\n";
   EXPECT_EQ(detect(hart).arch, Arch::kRiscv64);
