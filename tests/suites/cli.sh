@@ -76,6 +76,8 @@ err=$($bin dt-check examples/arm-virt-2g.dts --arch x86 2>&1 >/dev/null); code=$
 check "dt-check --arch x86 exits 2" "2" "$code"
 check "dt-check --arch x86 names the choices" "dmaheap dt-check: architecture 'x86' is not supported: give arm, arm64 or riscv64" "$err"
 $bin list --arch mips >/dev/null 2>&1; check "list --arch mips exits 2" "2" "$?"
+out=$(${bin}d --arch mips --socket /tmp/dmaheap-cli-arch.sock 2>&1); rc=$?
+check "dmaheapd --arch mips exits 2 and says why" "2|dmaheapd: architecture 'mips' is not supported: give arm, arm64 or riscv64" "$rc|$out"
 err=$($bin alloc system 4K --arch sparc 2>&1 >/dev/null); code=$?
 check "alloc --arch sparc exits 2 and says why" "2 yes" "$code $([[ $err == *"architecture 'sparc' is not supported"* ]] && echo yes || echo "$err")"
 check "dt-check: the arm tree is taken for arm" "arm tree /cpus/cpu@0 is compatible with \"arm,cortex-a15\", a 32-bit ARM core" \
