@@ -105,8 +105,11 @@ uint64_t armLowmemEnd(const Kernel& kernel, uint64_t start, uint64_t end) {
   constexpr uint64_t kVmallocEnd = 0xff800000;
   constexpr uint64_t kVmallocOffset = 8 * kMiB;
   constexpr uint64_t kVmallocSize = 240 * kMiB;  // the default; vmalloc= is not modelled
-  const uint64_t linear = kVmallocEnd - kVmallocSize - kVmallocOffset - kernel.config.arm_page_offset;
-  return std::min(start + linear, end);
+  const uint64_t vmalloc_start = kVmallocEnd - kVmallocSize - kVmallocOffset;
+  // A PAGE_OFFSET at or above the vmalloc area (no real kernel has one) leaves no lowmem.
+  const uint64_t page_offset = kernel.config.arm_page_offset;
+  const uint64_t linear = page_offset < vmalloc_start ? vmalloc_start - page_offset : 0;
+  return linear > end - std::min(start, end) ? end : start + linear;
 }
 
 uint64_t armMachineDmaZoneSize(const Kernel& kernel, const std::vector<std::string>& root_compatibles) {
