@@ -26,6 +26,8 @@ check() {
 check "dmaheap run, dynamic" "$build/dmaheap" run -- "$build/dmaheap-conformance"
 check "dmaheap run, static" "$build/dmaheap" run -- "$build/dmaheap-conformance-static"
 check "dmaheap run, static, kernel 6.12" "$build/dmaheap" run --kernel 6.12 -- "$build/dmaheap-conformance-static"
+# A 32-bit ARM board (docs/kernel-behaviour.md §11): its heaps follow arm's rules, the host stays x86_64.
+check "dmaheap run --arch arm, an armhf virt board" "$build/dmaheap" run --arch arm --dtb "$(dirname "$0")/../examples/arm-virt-2g.dts" -- "$build/dmaheap-conformance-static"
 check "libdmaheap, embedded backend" env CONFORMANCE_BACKEND=embedded "$build/dmaheap-conformance-lib"
 # A 32-bit program: its ioctls come through the compat syscall table (i386 on x86_64).
 if [[ -x $build/dmaheap-conformance-i386 ]]; then

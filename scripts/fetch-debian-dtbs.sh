@@ -1,8 +1,11 @@
 #!/bin/bash
-# Fetch every board .dtb that Debian ships in its arm64 kernel image package.
+# Fetch every board .dtb that Debian ships in its kernel image package for one architecture.
 #
-# usage: scripts/fetch-debian-dtbs.sh [DEST]        (default DEST: build/debian-dtbs in the repo)
-# env:   DEBIAN_SUITE  (default trixie)  which release's linux-image-arm64 to follow
+# usage: scripts/fetch-debian-dtbs.sh [DEST]        (default DEST: build/debian-dtbs in the repo,
+#                                                    build/debian-dtbs-ARCH for another DEBIAN_ARCH)
+# env:   DEBIAN_ARCH   (default arm64) arm64 (linux-image-arm64), armhf (linux-image-armmp, whose
+#                      trees the armmp-lpae flavour shares) or riscv64 (linux-image-riscv64)
+#        DEBIAN_SUITE  (default trixie)  which release's image metapackage to follow
 #        DEBIAN_MIRROR (default http://deb.debian.org/debian)
 #        DMAHEAP_CACHE (default ${XDG_CACHE_HOME:-$HOME/.cache}/dmaheap) apt state and .deb cache
 #
@@ -12,11 +15,17 @@
 # place does no network access and prints the same count.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
-dest=${1:-$repo/build/debian-dtbs}
+darch=${DEBIAN_ARCH:-arm64}
+case $darch in
+    arm64) flavour=arm64; dest=${1:-$repo/build/debian-dtbs} ;;
+    armhf) flavour=armmp; dest=${1:-$repo/build/debian-dtbs-armhf} ;;
+    riscv64) flavour=riscv64; dest=${1:-$repo/build/debian-dtbs-riscv64} ;;
+    *) echo "fetch-debian-dtbs: DEBIAN_ARCH must be arm64, armhf or riscv64, not '$darch'" >&2; exit 1 ;;
+esac
 suite=${DEBIAN_SUITE:-trixie}
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 cache=${DMAHEAP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dmaheap}
-state=$cache/apt-arm64-$suite
+state=$cache/apt-$darch-$suite
 stamp=$dest/.fetched-from
 
 if [ -f "$stamp" ] && [ -z "${DEBIAN_DTBS_REFRESH:-}" ]; then
@@ -30,7 +39,7 @@ done
 
 mkdir -p "$state/lists/partial" "$state/cache/archives/partial" "$state/debs"
 echo "deb $mirror $suite main" > "$state/sources.list"
-apt=(-oAPT::Architecture=arm64 -oAPT::Architectures::=arm64
+apt=(-oAPT::Architecture=$darch -oAPT::Architectures::=$darch
      -oDir::State::Lists="$state/lists" -oDir::Cache="$state/cache"
      -oDir::State::status=/dev/null -oDir::Etc::sourcelist="$state/sources.list"
      -oDir::Etc::sourceparts=/nonexistent -oDebug::NoLocking=1 -oAPT::Sandbox::User=root)
@@ -39,13 +48,13 @@ if ! ls "$state"/lists/*_Packages* >/dev/null 2>&1 || [ -n "${DEBIAN_DTBS_REFRES
     apt-get "${apt[@]}" update -q >/dev/null
 fi
 
-# linux-image-arm64 is a metapackage; the dtbs are in the versioned image package it depends on
-image=$(apt-cache "${apt[@]}" depends linux-image-arm64 2>/dev/null |
-        sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*-arm64\)$/\1/p' | head -1)
-[ -n "$image" ] || { echo "fetch-debian-dtbs: no linux-image-arm64 in $suite" >&2; exit 1; }
+# linux-image-FLAVOUR is a metapackage; the dtbs are in the versioned image package it depends on
+image=$(apt-cache "${apt[@]}" depends "linux-image-$flavour" 2>/dev/null |
+        sed -n "s/^ *Depends: \(linux-image-[0-9][^ ]*-$flavour\)\$/\1/p" | head -1)
+[ -n "$image" ] || { echo "fetch-debian-dtbs: no linux-image-$flavour in $suite ($darch)" >&2; exit 1; }
 deb=$(ls "$state/debs/${image}_"*.deb 2>/dev/null | head -1 || true)
 if [ -z "$deb" ]; then
-    echo "downloading $image ($suite, arm64)" >&2
+    echo "downloading $image ($suite, $darch)" >&2
     (cd "$state/debs" && apt-get "${apt[@]}" download -q "$image" >/dev/null)
     deb=$(ls "$state/debs/${image}_"*.deb | head -1)
 fi

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # dt-check over every arm64 .dtb Debian ships (scripts/fetch-debian-dtbs.sh) under several kernels:
-# no crash, no exit 2, the same output on two runs. Prints counts and the time it took (a report,
-# not a check: timings belong in `make bench`).
+# no crash, no exit 2, the same output on two runs. Then the same over Debian's armhf (armmp) and
+# riscv64 trees, each taken for the architecture it names (docs/device-trees.md "Architecture").
+# Prints counts and the time it took (a report, not a check: timings belong in `make bench`).
 #   scripts/run-dtb-corpus.sh [BUILD]        (default build)
-# env: DTB_DIR (default BUILD/debian-dtbs), CORPUS_KERNELS (default 5.3,6.1,6.12,6.18,7.2)
+# env: DTB_DIR (default BUILD/debian-dtbs), CORPUS_KERNELS (default 5.3,6.1,6.12,6.18,7.2),
+#      DTB_DIR_ARMHF, DTB_DIR_RISCV64 (default BUILD/debian-dtbs-armhf, -riscv64),
+#      CORPUS_KERNELS_OTHER (default 6.1,6.12,7.2: the releases Debian ships for them, and the newest),
+#      CORPUS_ARCHS (default "armhf riscv64"; empty: the arm64 corpus only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -72,4 +76,52 @@ cat "$out3"
 grep '^FAIL' "$out3" && status=1
 if ! cmp -s "$out3" "$out4"; then echo "corpus: the two --memory-size runs differ (not deterministic)"; status=1; fi
 printf 'corpus --memory-size 2G: %d trees x %s, two runs, %d.%03d s\n' "${#files[@]}" "$kernels" $((fill_ms / 1000)) $((fill_ms % 1000))
+
+# Debian's armhf and riscv64 trees: without and with --memory-size 2G, each pass run twice at
+# once (the two copies in parallel keep the added time within budget) and compared; the binary
+# on every 25th tree, twice.
+other_kernels=${CORPUS_KERNELS_OTHER:-6.1,6.12,7.2}
+for darch in ${CORPUS_ARCHS-armhf riscv64}; do
+  case $darch in
+    armhf) odir=${DTB_DIR_ARMHF:-$build/debian-dtbs-armhf} ;;
+    riscv64) odir=${DTB_DIR_RISCV64:-$build/debian-dtbs-riscv64} ;;
+    *) echo "corpus: CORPUS_ARCHS: unknown '$darch'"; status=1; continue ;;
+  esac
+  [[ -d $odir ]] || DEBIAN_ARCH=$darch scripts/fetch-debian-dtbs.sh "$odir"
+  mapfile -t ofiles < <(find -L "$odir" -name '*.dtb' | LC_ALL=C sort)
+  [[ ${#ofiles[@]} -gt 0 ]] || { echo "corpus: no .dtb files in $odir"; status=1; continue; }
+  o_start_us=${EPOCHREALTIME/./}
+  o1=$(mktemp) o2=$(mktemp) o3=$(mktemp) o4=$(mktemp)
+  "$runner" "$other_kernels" "${ofiles[@]}" >"$o1" & p1=$!
+  "$runner" "$other_kernels" "${ofiles[@]}" >"$o2" & p2=$!
+  wait $p1 || status=$?
+  wait $p2 || status=$?
+  "$runner" --memory-size 2G "$other_kernels" "${ofiles[@]}" >"$o3" & p1=$!
+  "$runner" --memory-size 2G "$other_kernels" "${ofiles[@]}" >"$o4" & p2=$!
+  wait $p1 || status=$?
+  wait $p2 || status=$?
+  for ((i = 0; i < ${#ofiles[@]}; i += 25)); do
+    for extra in "" "--memory-size 2G"; do
+      rc=0
+      # shellcheck disable=SC2086
+      a=$("$tool" dt-check "${ofiles[$i]}" $extra --json) || rc=$?
+      # shellcheck disable=SC2086
+      b=$("$tool" dt-check "${ofiles[$i]}" $extra --json) || true
+      if [[ $rc -gt 1 ]]; then echo "corpus: ${ofiles[$i]} $extra: exit $rc"; status=1; fi
+      if [[ "$a" != "$b" ]]; then echo "corpus: ${ofiles[$i]} $extra: output differs between runs"; status=1; fi
+    done
+  done
+  o_ms=$(( (${EPOCHREALTIME/./} - o_start_us) / 1000 ))
+  echo "corpus $darch:"
+  cat "$o1"
+  grep '^FAIL' "$o1" && status=1
+  if ! cmp -s "$o1" "$o2"; then echo "corpus $darch: the two runs differ (not deterministic)"; status=1; fi
+  echo "corpus $darch with --memory-size 2G:"
+  cat "$o3"
+  grep '^FAIL' "$o3" && status=1
+  if ! cmp -s "$o3" "$o4"; then echo "corpus $darch: the two --memory-size runs differ (not deterministic)"; status=1; fi
+  printf 'corpus %s: %d trees x %s, with and without --memory-size 2G, two runs each, %d.%03d s\n' "$darch" \
+    "${#ofiles[@]}" "$other_kernels" $((o_ms / 1000)) $((o_ms % 1000))
+  rm -f "$o1" "$o2" "$o3" "$o4"
+done
 exit $status

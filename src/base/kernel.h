@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -42,6 +44,31 @@ class KernelVersion {
   int minor_;
 };
 
+// The target architecture whose rules apply (docs/kernel-behaviour.md §11): 32-bit ARM (armmp,
+// armmp-lpae), arm64, riscv64. The host the emulation runs on is a separate matter.
+enum class Arch { kArm, kArm64, kRiscv64 };
+// "arm", "arm64", "riscv64".
+const char* str(Arch arch);
+// The inverse of str(); EINVAL with a message naming the three for anything else.
+Result<Arch> parseArch(std::string_view text);
+// "arm, arm64 or riscv64" (for messages and help).
+std::string supportedArchs();
+
+// A set of architectures: which ones a release rule applies to.
+class ArchSet {
+ public:
+  constexpr ArchSet() = default;
+  constexpr ArchSet(std::initializer_list<Arch> archs) {
+    for (Arch a : archs) bits_ |= bit(a);
+  }
+  static constexpr ArchSet all() { return {Arch::kArm, Arch::kArm64, Arch::kRiscv64}; }
+  constexpr bool has(Arch a) const { return (bits_ & bit(a)) != 0; }
+
+ private:
+  static constexpr unsigned bit(Arch a) { return 1u << static_cast<unsigned>(a); }
+  unsigned bits_ = 0;
+};
+
 // Which CMA areas become heaps (docs/kernel-behaviour.md §4.1).
 enum class CmaHeapEra {
   kNone,               // before 5.6: no DMA-BUF heaps at all
@@ -69,6 +96,17 @@ struct KernelConfig {
   bool numa = true;                // CONFIG_NUMA (only changes the CMA_AREAS default)
   bool zone_dma = true;            // CONFIG_ZONE_DMA (arm64 from 5.5; off only when "is not set")
   bool zone_dma32 = true;          // CONFIG_ZONE_DMA32 (off only when "is not set")
+  // The largest buddy order, MAX_ORDER-1 before 6.4 and MAX_PAGE_ORDER after (10 by default on
+  // all three architectures; 32-bit ARM with SOC_AM33XX: 11). From CONFIG_ARCH_FORCE_MAX_ORDER
+  // or CONFIG_FORCE_MAX_ZONEORDER, whose meaning changed in 6.4 (docs/kernel-behaviour.md §11.1).
+  unsigned max_order = 10;
+  std::optional<unsigned> force_max_order;  // the raw Kconfig value, resolved per release
+  // 32-bit ARM only (docs/kernel-behaviour.md §11.1, §11.2).
+  bool arm_lpae = false;           // CONFIG_ARM_LPAE: 3-level tables, hugetlb, 64-bit phys_addr_t
+  bool highmem = true;             // CONFIG_HIGHMEM (Debian's armmp: y)
+  uint64_t arm_page_offset = 0xC0000000;  // CONFIG_PAGE_OFFSET (VMSPLIT_3G)
+  // The architecture a .config was built for (CONFIG_ARM, CONFIG_ARM64, CONFIG_RISCV).
+  std::optional<Arch> arch;
 
   // Reads a kernel .config (CONFIG_X=y/n/value, "# CONFIG_X is not set"). Options absent from
   // the file take the kernel's Kconfig defaults, not ours. ENOENT/EACCES if unreadable, EINVAL
@@ -77,15 +115,25 @@ struct KernelConfig {
   static Result<KernelConfig> fromText(std::string_view text);
 };
 
-// A release plus its configuration: the complete answer to "which kernel?".
+// Where the architecture came from: --arch, the .config, the tree, or the fallback.
+enum class ArchOrigin { kDefault, kOption, kConfig, kTree };
+
+// A release plus its configuration and architecture: the complete answer to "which kernel?".
 struct Kernel {
   KernelVersion version;
   KernelConfig config;
+  Arch arch = Arch::kArm64;
+  ArchOrigin arch_origin = ArchOrigin::kDefault;
 
   uint64_t pageSize() const { return uint64_t{1} << config.page_shift; }
-  // MAX_ORDER-1 in the old sense: the largest buddy order (10 with 4 KiB pages).
-  unsigned maxOrder() const { return 10; }
-  // pageblock_order (docs/kernel-behaviour.md §6.1): HUGETLB_PAGE_ORDER when hugetlb is on (PMD order, 9 with
+  // MAX_ORDER-1 in the old sense: the largest buddy order (10 with 4 KiB pages unless the
+  // .config forces another; docs/kernel-behaviour.md §11.1).
+  unsigned maxOrder() const;
+  // CONFIG_HUGETLB_PAGE as the architecture allows it: 32-bit ARM has hugetlb only with LPAE.
+  bool hugetlbPages() const { return config.hugetlb && (arch != Arch::kArm || config.arm_lpae); }
+  // phys_addr_t is 64 bits (arm64, riscv64, 32-bit ARM with LPAE): %pa prints 16 hex digits, else 8.
+  bool physAddr64() const { return arch != Arch::kArm || config.arm_lpae; }
+  // pageblock_order (docs/kernel-behaviour.md §6.1, §11.1): HUGETLB_PAGE_ORDER when hugetlb is on (PMD order, 9 with
   // 4 KiB pages), else maxOrder(); capped by CONFIG_PAGE_BLOCK_ORDER from 6.16.
   unsigned pageblockOrder() const;
   uint64_t pageblockBytes() const { return pageSize() << pageblockOrder(); }
@@ -154,7 +202,7 @@ enum class KernelRule {
   kCmaActivationStopsOnFailure,   // the first area that cannot be activated stops the rest
   kZoneDmaFixed1G,                // arm64 ZONE_DMA is the first GiB (plus ZONE_DMA32 to 4 GiB)
   kZoneDmaFromDt,                 // arm64 zone limits come from the tree (one DMA zone below 4 GiB)
-  // Zone rules are arm64's (src/devicetree/zones.cc); arm and riscv64 rows go beside these.
+  // The three zone rules above are arm64's (src/devicetree/zones.cc); arm's and riscv64's follow kZoneDmaLimitAddress.
   kCmaWarnRelease6_1,             // releases whose recorded WARN/Oops details we replay
   kCmaWarnRelease6_12,
   kCmaWarnRelease7_2,
@@ -168,25 +216,35 @@ enum class KernelRule {
   kCmaHeapDefaultRegionName,      // the default area's heap is "default_cma_region" (+ legacy name)
   kCmaHeapPerRegion,              // one CMA heap per registered area
   kZoneDmaLimitAddress,           // arm64 ZONE_DMA ends at the tree's DMA limit itself (zone_dma_limit), not a power of two
+  // 32-bit ARM and RISC-V (docs/kernel-behaviour.md §11).
+  kMaxOrderInclusive,             // ARCH_FORCE_MAX_ORDER is MAX_PAGE_ORDER itself (was MAX_ORDER, one more)
+  kArmCoherentPoolNeedsNoMap,     // 32-bit ARM: rmem_dma_setup refuses a coherent pool without no-map
+  kArmZonesLowHigh,               // 32-bit ARM: ZONE_DMA (machine's dma_zone_size), Normal = lowmem, HighMem
+  kRiscvZoneDma32,                // riscv64: ZONE_DMA32 below min(4 GiB, end of RAM), the CMA limit too
+  kArmRmemLateAfterDefaultCma,    // 32-bit ARM: the late (static) reserved-memory phase follows the default CMA area
   kCount
 };
 
 // One row: the rule applies to releases since..until, both inclusive; open_ended: no last release.
+// `archs`: the architectures whose kernels have the rule (most rules are generic code: all three).
 struct KernelRuleInfo {
   KernelRule rule;
   const char* name;
   KernelVersion since;
   KernelVersion until;
   bool open_ended;
+  ArchSet archs;
   const char* doc;
   constexpr bool appliesTo(KernelVersion v) const { return since <= v && (open_ended || v <= until); }
+  constexpr bool appliesTo(KernelVersion v, Arch a) const { return appliesTo(v) && archs.has(a); }
 };
 
 // The whole table, in enum order (for tests and documentation).
 const KernelRuleInfo* kernelRuleTable(size_t* count);
 const KernelRuleInfo& kernelRuleInfo(KernelRule rule);
-// True if `rule` holds for release `v`.
+// True if `rule` holds for release `v` (whatever the architecture).
 bool ruleApplies(KernelRule rule, KernelVersion v);
-inline bool ruleApplies(KernelRule rule, const Kernel& kernel) { return ruleApplies(rule, kernel.version); }
+// True if `rule` holds for this kernel: its release and its architecture.
+bool ruleApplies(KernelRule rule, const Kernel& kernel);
 
 }  // namespace dmaheap

@@ -18,6 +18,12 @@ Result<Kernel> kernelFromOptions(const BoardOptions& options) {
     if (!c) return c.error();
     kernel.config = c.value();
   }
+  if (!options.arch.empty()) {
+    auto a = parseArch(options.arch);
+    if (!a) return a.error();
+    kernel.arch = a.value();
+    kernel.arch_origin = ArchOrigin::kOption;
+  }
   return kernel;
 }
 

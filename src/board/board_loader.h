@@ -16,6 +16,7 @@ struct BoardOptions {
   std::string dtb;            // "" = the built-in default board (README.md)
   std::string kernel;         // "" = the default version (6.18)
   std::string kernel_config;  // "" = the Debian-like default configuration
+  std::string arch;           // --arch arm|arm64|riscv64 ("" = the .config's, else the tree's, else arm64)
   std::string cmdline;        // kernel command line, e.g. "cma=128M"
   std::string profile;        // --profile NAME: a built-in heap profile ("" = none)
   std::string heaps_file;     // --heaps FILE: a heap-profile file ("" = none)

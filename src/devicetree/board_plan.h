@@ -78,7 +78,10 @@ struct Zone {
 
 // The result of applying one kernel's rules to one tree (or to the built-in default board).
 struct BoardPlan {
-  Kernel kernel;
+  Kernel kernel;                      // kernel.arch: the architecture whose rules were applied
+  // (additive) Why that architecture (docs/device-trees.md "Architecture"): --arch, the .config,
+  // what the tree says, or the arm64 fallback.
+  std::string arch_reason;
   std::vector<PhysRange> memory;      // RAM the kernel knows, page aligned, sorted
   std::vector<PhysRange> reserved;    // in RAM but never given to the page allocator (memreserve,
                                       // carve-outs, coherent pools, no-map), sorted

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "base/size.h"
+#include "devicetree/arch_detect.h"
 #include "devicetree/dma_ranges.h"
 
 namespace dmaheap::dt {
@@ -23,6 +24,11 @@ std::string logRange(uint64_t base, uint64_t size) {
 
 BootState::BootState(const Fdt* fdt_in, const Kernel& kernel_in, std::string_view cmdline)
     : fdt(fdt_in), kernel(kernel_in) {
+  // The architecture: --arch, else the .config's, else the tree's, else arm64 (docs/kernel-behaviour.md §11).
+  ArchChoice choice = chooseArch(kernel, fdt);
+  kernel.arch = choice.arch;
+  kernel.arch_origin = choice.origin;
+  plan.arch_reason = choice.reason;
   plan.kernel = kernel;
   // Without an explicit command line the kernel gets the tree's /chosen/bootargs.
   plan.cmdline = std::string(cmdline);
@@ -48,6 +54,17 @@ BootStep::BootStep(BootState& s)
       skip_logs_(s.skip_logs),
       dt_default_area_(s.dt_default_area),
       kconfig_area_(s.kconfig_area) {}
+
+std::string BootStep::logPa(uint64_t v) const {
+  if (k_.physAddr64()) return dt::logPa(v);
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "0x%08llx", static_cast<unsigned long long>(v & 0xffffffffull));
+  return buf;
+}
+
+std::string BootStep::logRange(uint64_t base, uint64_t size) const {
+  return logPa(base) + "-" + logPa(size == 0 ? base : addSaturated(base, size) - 1);
+}
 
 const std::string& BootStep::log(std::string line) {
   plan_.kernel_log.push_back(std::move(line));
@@ -82,7 +99,8 @@ void BootStep::sizeZones() {
   if (mb_.memory().empty()) return;
   std::optional<uint64_t> dt_max;
   if (fdt_) dt_max = maxDmaCpuAddress(*fdt_, k_);
-  s_.zones = zoneLayout(k_, mb_.startOfDram(), mb_.endOfDram(), dt_max);
+  const uint64_t arm_dma_zone = fdt_ ? armMachineDmaZoneSize(k_, fdt_->stringList(fdt_->root(), "compatible")) : 0;
+  s_.zones = zoneLayout(k_, mb_.startOfDram(), mb_.endOfDram(), dt_max, arm_dma_zone);
   plan_.zones = s_.zones.nonEmpty();
   plan_.dma_limit = s_.zones.dma_limit;
   plan_.dma_limit_from_tree = dt_max.has_value();

@@ -92,6 +92,13 @@ class BootStep {
   std::vector<uint64_t> zoneLimits() const { return s_.zones.boundaries; }
   // The limit the default CMA area is reserved below (0: the end of RAM).
   uint64_t dmaLimit() const { return s_.zones.cma_limit; }
+  // The start of high memory (docs/kernel-behaviour.md §11.2): the end of lowmem on 32-bit ARM,
+  // the end of RAM elsewhere.
+  uint64_t highmemStart() const { return s_.zones.highmem_start != 0 ? s_.zones.highmem_start : mb_.endOfDram(); }
+  // %pa as this kernel prints it: 16 hex digits with a 64-bit phys_addr_t, 8 on 32-bit ARM
+  // without LPAE (docs/kernel-behaviour.md §11.1). Steps use this one, not the free logPa.
+  std::string logPa(uint64_t v) const;
+  std::string logRange(uint64_t base, uint64_t size) const;
 
   BootState& s_;
   const Fdt* const fdt_;

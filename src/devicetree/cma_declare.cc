@@ -54,9 +54,10 @@ void CmaDeclaration::declareContiguous(uint64_t base, uint64_t size, uint64_t li
   limit &= ~(align - 1);
   if (base == 0) fixed = false;
   const uint64_t end_dram = mb_.endOfDram();
-  if (fixed && base < end_dram && base + size > end_dram) {
+  const uint64_t highmem_start = highmemStart();
+  if (fixed && base < highmem_start && base + size > highmem_start) {
     logs.push_back(log(std::string(kCmaLog) + "Region at " + logPa(base) + " defined on low/high memory boundary (" +
-                       logPa(end_dram) + ")"));
+                       logPa(highmem_start) + ")"));
     return fail(DiagEvent::kDefaultAreaCrossesLowHigh, {});
   }
   if (limit == 0 || limit > end_dram) limit = end_dram;
@@ -70,7 +71,15 @@ void CmaDeclaration::declareContiguous(uint64_t base, uint64_t size, uint64_t li
     mb_.reserve(base, size);
   } else {
     uint64_t addr = 0;
-    if (has(KernelRule::kCmaDefaultPrefersAbove4G) && end_dram >= k4GiB + size) addr = mb_.allocRange(size, align, k4GiB, limit, true);
+    if (has(KernelRule::kCmaDefaultPrefersAbove4G) && k_.physAddr64() && end_dram >= k4GiB + size) {
+      addr = mb_.allocRange(size, align, k4GiB, limit, true);
+    }
+    // An area must not straddle low and high memory: high memory is tried first, then low
+    // (docs/kernel-behaviour.md §11.2; only 32-bit ARM has RAM above highmem_start).
+    if (addr == 0 && base < highmem_start && limit > highmem_start) {
+      addr = mb_.allocRange(size, align, highmem_start, limit, false);
+      limit = highmem_start;
+    }
     if (addr == 0) addr = mb_.allocRange(size, align, base, limit, false);
     if (addr == 0) {
       // A DMA limit from dma-ranges at or below the start of RAM (6.12 on: ZONE_DMA empty).

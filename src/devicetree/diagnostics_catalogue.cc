@@ -118,6 +118,10 @@ constexpr CatalogueEntry kCatalogue[] = {
      "a coherent pool without no-map is accepted on arm64 but refused on 32-bit ARM kernels "
      "(\"Reserved memory: regions without no-map are not yet supported\")",
      "add no-map; if the tree is also used with 32-bit ARM kernels"},
+    {E::kCoherentPoolRefusedMapped, "dma-pool-needs-no-map", kErr, false,
+     "32-bit ARM refuses a coherent pool without no-map (rmem_dma_setup): no pool is made from this region, its "
+     "memory is handed back to the kernel, and a device naming it in memory-region gets no pool",
+     "add no-map; to the node (a coherent pool must stay out of the linear map on 32-bit ARM)"},
     {E::kHandlerFailed, "reserved-handler-failed", kErr, false,
      "the {compatible} handler refused this region; its memory is handed back to the kernel",
      "check the binding of {compatible} for forbidden property combinations"},

@@ -44,6 +44,7 @@ enum class DiagEvent {
   kCoherentPoolClaimsDefault,
   kCoherentPool,
   kCoherentPoolMapped,
+  kCoherentPoolRefusedMapped,  // 32-bit ARM: the same pool refused (docs/kernel-behaviour.md §11.3)
   kHandlerFailed,
   kNoHandler,
   kDefaultAreaMisaligned,

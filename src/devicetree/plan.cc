@@ -31,12 +31,17 @@ class BootReplay : public BootStep {
       : BootStep(s), default_banks_(std::move(default_banks)) {}
 
   BoardPlan run() {
+    // 32-bit ARM reserves the default CMA area (arm_memblock_init) before the late phase of the
+    // reserved-memory scan (unflatten_device_tree) sets up the static regions (docs/kernel-behaviour.md §11.2).
+    ReservedMemoryScan scan(s_);
+    const bool late_after_cma = fdt_ && has(KernelRule::kArmRmemLateAfterDefaultCma) && has(KernelRule::kRmemEarlyLateSplit);
     if (fdt_) {
       MemoryScan memory(s_);
       memory.readRootCells();
       memory.scanMemory();
       for (const auto& e : fdt_->memReserves()) mb_.reserve(e.address, e.size);
-      ReservedMemoryScan(s_).run();
+      if (late_after_cma) scan.scanEarly();
+      else scan.run();
     } else if (!default_banks_.empty()) {
       for (const auto& b : default_banks_) mb_.addMemory(b.base, b.size);
     } else {
@@ -45,6 +50,7 @@ class BootReplay : public BootStep {
     sizeZones();
     CmaDeclaration cma(s_);
     cma.dmaContiguousReserve();
+    if (late_after_cma) scan.scanLate();
     cma.markDefaultArea();
     CmaActivation(s_).activateAreas();
     finish();

@@ -51,6 +51,11 @@ int ReservedMemoryHandlers::rmemCmaSetup(SavedRegion& s, std::vector<std::string
 int ReservedMemoryHandlers::rmemDmaSetup(SavedRegion& s, std::vector<std::string>* logs) {
   ReservedRegion& r = region(s);
   if (r.reusable) return notMine();
+  // 32-bit ARM cannot remap a pool that stays in the linear map (docs/kernel-behaviour.md §11.3).
+  if (has(KernelRule::kArmCoherentPoolNeedsNoMap) && !r.no_map) {
+    logs->push_back(log("Reserved memory: regions without no-map are not yet supported"));
+    return EINVAL;
+  }
   logs->push_back(log("Reserved memory: created DMA memory pool at " + logPa(s.base) + ", size " + logMib(s.size) + " MiB"));
   return 0;
 }
@@ -146,6 +151,11 @@ void ReservedMemoryHandlers::explainInit(const SavedRegion& s, int ret, const st
       record(DiagEvent::kCmaSetupFailed, r.path, {{"einval", ret == EINVAL ? "1" : ""}, {"errno", std::to_string(ret)}},
              logs);
     }
+    return;
+  }
+  if (shared && !r.reusable && !r.no_map && r.outcome == RegionOutcome::kFailed &&
+      has(KernelRule::kArmCoherentPoolNeedsNoMap)) {
+    record(DiagEvent::kCoherentPoolRefusedMapped, r.path, {}, logs);
     return;
   }
   if (shared && !r.reusable && r.handler == "dma-coherent") {

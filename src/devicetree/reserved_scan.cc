@@ -369,7 +369,7 @@ void ReservedMemoryScan::scanLegacy() {
   }
 }
 
-void ReservedMemoryScan::scanModern() {
+void ReservedMemoryScan::scanEarly() {
   const int container = fdt_->pathOffset("/reserved-memory");
   if (container < 0) {
     log(std::string(kOfRmem) + "Reserved memory: No reserved-memory node in the DT");
@@ -404,7 +404,14 @@ void ReservedMemoryScan::scanModern() {
     if (!save(child, s.base, s.size, true)) continue;
     initNode(saved_.back());
   }
-  // Late phase (unflatten_device_tree, before dma_contiguous_reserve on arm64): static nodes.
+  container_ok_ = true;
+}
+
+void ReservedMemoryScan::scanLate() {
+  if (!container_ok_) return;
+  const int container = fdt_->pathOffset("/reserved-memory");
+  // Late phase (unflatten_device_tree: before dma_contiguous_reserve on arm64 and riscv64, after
+  // it on 32-bit ARM): static nodes.
   for (int child : fdt_->children(container)) {
     if (!fdt_->isAvailable(child)) continue;
     const auto reg = fdt_->prop(child, "reg");

@@ -15,11 +15,20 @@ class ReservedMemoryScan : public BootStep {
  public:
   using BootStep::BootStep;
   // The whole scan, as this kernel release runs it.
-  void run() { modern() ? scanModern() : scanLegacy(); }
+  void run() {
+    if (!modern()) return scanLegacy();
+    scanEarly();
+    scanLate();
+  }
+  // The 6.12+ split run apart, for an architecture whose late phase comes after the default CMA
+  // area (32-bit ARM, docs/kernel-behaviour.md §11.2): scanEarly() now, scanLate() later, on the
+  // same object. Only when modern().
+  void scanEarly();
+  void scanLate();
 
  private:
   void scanLegacy();
-  void scanModern();
+  bool container_ok_ = false;  // scanEarly found a well-formed /reserved-memory
   int findContainer();
   bool checkRoot(int node) const;
   void badContainer(int node, bool twice);

@@ -19,12 +19,105 @@ std::string memLine(const PrintedZone& z) {
   std::string name = "  " + z.name;
   name.resize(2 + 8 + 1, ' ');  // "  %-8s "
   if (z.base == z.end) return name + "empty";
-  std::snprintf(buf, sizeof buf, "[mem %#018llx-%#018llx]", static_cast<unsigned long long>(z.base),
+  std::snprintf(buf, sizeof buf, "[mem 0x%016llx-0x%016llx]", static_cast<unsigned long long>(z.base),
                 static_cast<unsigned long long>(z.end - 1));
   return name + buf;
 }
 
+// 32-bit ARM machines that set a DMA zone (docs/kernel-behaviour.md §11.2), keyed by the root
+// compatibles of their DT_MACHINE_START; `lpae_only`: the size is set only with CONFIG_ARM_LPAE.
+struct ArmDmaZoneMachine {
+  const char* compatible;
+  uint64_t size;
+  bool lpae_only;
+};
+constexpr uint64_t kMiB = uint64_t{1} << 20;
+constexpr uint64_t kGiB = uint64_t{1} << 30;
+constexpr ArmDmaZoneMachine kArmDmaZoneMachines[] = {
+    {"brcm,bcm2711", 1 * kGiB, false},                                  // mach-bcm/bcm2711.c
+    {"calxeda,highbank", 4 * kGiB, true}, {"calxeda,ecx-2000", 4 * kGiB, true},  // mach-highbank
+    {"ti,k2hk", 2 * kGiB, true}, {"ti,k2e", 2 * kGiB, true}, {"ti,k2l", 2 * kGiB, true},
+    {"ti,k2g", 2 * kGiB, true}, {"ti,keystone", 2 * kGiB, true},        // mach-keystone
+    {"ti,omap5432", 2 * kGiB, true}, {"ti,omap5430", 2 * kGiB, true}, {"ti,omap5", 2 * kGiB, true},
+    {"ti,dra762", 2 * kGiB, true}, {"ti,am5728", 2 * kGiB, true}, {"ti,am5726", 2 * kGiB, true},
+    {"ti,dra742", 2 * kGiB, true}, {"ti,dra7", 2 * kGiB, true},          // mach-omap2 DRA74X
+    {"ti,am5718", 2 * kGiB, true}, {"ti,am5716", 2 * kGiB, true}, {"ti,dra722", 2 * kGiB, true},
+    {"ti,dra718", 2 * kGiB, true},                                      // mach-omap2 DRA72X
+    {"arm,realview-eb", 256 * kMiB, false}, {"arm,realview-pb1176", 256 * kMiB, false},
+    {"arm,realview-pba8", 256 * kMiB, false}, {"arm,realview-pbx", 256 * kMiB, false},  // mach-versatile
+};
+
+// The 32-bit ARM layout (arch/arm/mm/init.c zone_sizes_init, docs/kernel-behaviour.md §11.2).
+ZoneLayout armZoneLayout(const Kernel& kernel, uint64_t start, uint64_t end, uint64_t dma_zone_size) {
+  ZoneLayout out;
+  const uint64_t page = kernel.pageSize();
+  const uint64_t lowmem = armLowmemEnd(kernel, start, end);
+  const uint64_t phys_max = kernel.physAddr64() ? kPhysAddrMax : kU32Max;
+  // With CONFIG_ZONE_DMA the zone always exists: arm_dma_limit is the last byte of the machine's
+  // DMA zone (PHYS_OFFSET + size - 1), else 0xffffffff, so ZONE_DMA then holds all of lowmem and
+  // ZONE_NORMAL is empty; ~0 without ZONE_DMA. Its pfn is used as the zone's end pfn.
+  const bool zone_dma = kernel.config.zone_dma;
+  uint64_t arm_dma_limit = zone_dma ? kU32Max : phys_max;
+  if (zone_dma && dma_zone_size != 0) arm_dma_limit = std::min(start + dma_zone_size - 1, phys_max);
+  out.cma_limit = arm_dma_limit;
+  out.highmem_start = lowmem;
+  const uint64_t dma_end = std::min(arm_dma_limit / page, lowmem / page) * page;
+  out.dma_limit = zone_dma ? dma_end : 0;
+  uint64_t at = start / page * page;
+  const auto add = [&](const char* name, uint64_t limit) {
+    const uint64_t zend = std::max(limit / page * page, at);
+    out.zones.push_back(PrintedZone{name, at, zend});
+    if (zend > start && zend < end) out.boundaries.push_back(zend);
+    at = zend;
+  };
+  if (zone_dma) add("DMA", dma_end);
+  add("Normal", lowmem);
+  if (kernel.config.highmem) add("HighMem", end);
+  out.log.push_back("Zone ranges:");
+  for (const auto& z : out.zones) out.log.push_back(memLine(z));
+  return out;
+}
+
+// The riscv64 layout (arch/riscv/mm/init.c zone_sizes_init, docs/kernel-behaviour.md §11.4).
+ZoneLayout riscvZoneLayout(const Kernel& kernel, uint64_t start, uint64_t end) {
+  ZoneLayout out;
+  const uint64_t page = kernel.pageSize();
+  const uint64_t dma32 = std::min(uint64_t{4} * kGiB, end / page * page);  // dma32_phys_limit
+  out.cma_limit = dma32;
+  out.highmem_start = end;
+  uint64_t at = start / page * page;
+  const auto add = [&](const char* name, uint64_t limit) {
+    const uint64_t zend = std::max(limit / page * page, at);
+    out.zones.push_back(PrintedZone{name, at, zend});
+    if (zend > start && zend < end) out.boundaries.push_back(zend);
+    at = zend;
+  };
+  if (kernel.config.zone_dma32) add("DMA32", dma32);
+  add("Normal", end);
+  out.log.push_back("Zone ranges:");
+  for (const auto& z : out.zones) out.log.push_back(memLine(z));
+  return out;
+}
+
 }  // namespace
+
+uint64_t armLowmemEnd(const Kernel& kernel, uint64_t start, uint64_t end) {
+  constexpr uint64_t kVmallocEnd = 0xff800000;
+  constexpr uint64_t kVmallocOffset = 8 * kMiB;
+  constexpr uint64_t kVmallocSize = 240 * kMiB;  // the default; vmalloc= is not modelled
+  const uint64_t vmalloc_start = kVmallocEnd - kVmallocSize - kVmallocOffset;
+  // A PAGE_OFFSET at or above the vmalloc area (no real kernel has one) leaves no lowmem.
+  const uint64_t page_offset = kernel.config.arm_page_offset;
+  const uint64_t linear = page_offset < vmalloc_start ? vmalloc_start - page_offset : 0;
+  return linear > end - std::min(start, end) ? end : start + linear;
+}
+
+uint64_t armMachineDmaZoneSize(const Kernel& kernel, const std::vector<std::string>& root_compatibles) {
+  for (const auto& c : root_compatibles)
+    for (const auto& m : kArmDmaZoneMachines)
+      if (c == m.compatible && (!m.lpae_only || kernel.config.arm_lpae)) return m.size;
+  return 0;
+}
 
 std::vector<Zone> ZoneLayout::nonEmpty() const {
   std::vector<Zone> out;
@@ -33,9 +126,13 @@ std::vector<Zone> ZoneLayout::nonEmpty() const {
   return out;
 }
 
-ZoneLayout zoneLayout(const Kernel& kernel, uint64_t start, uint64_t end, std::optional<uint64_t> dt_max_cpu) {
+ZoneLayout zoneLayout(const Kernel& kernel, uint64_t start, uint64_t end, std::optional<uint64_t> dt_max_cpu,
+                      uint64_t arm_dma_zone_size) {
   ZoneLayout out;
   if (end <= start) return out;
+  if (ruleApplies(KernelRule::kArmZonesLowHigh, kernel)) return armZoneLayout(kernel, start, end, arm_dma_zone_size);
+  if (ruleApplies(KernelRule::kRiscvZoneDma32, kernel)) return riscvZoneLayout(kernel, start, end);
+  out.highmem_start = end;
   const uint64_t page = kernel.pageSize();
   const uint64_t dt_limit = dt_max_cpu.value_or(kPhysAddrMax);  // ACPI IORT: none (PHYS_ADDR_MAX)
   // arm64 has ZONE_DMA from 5.5 (CONFIG_ZONE_DMA), ZONE_DMA32 throughout.

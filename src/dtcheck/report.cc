@@ -31,6 +31,16 @@ std::vector<std::string> heapsOfArea(const Report& r, int index) {
   return out;
 }
 
+const char* archOriginName(ArchOrigin origin) {
+  switch (origin) {
+    case ArchOrigin::kOption: return "option";
+    case ArchOrigin::kConfig: return "kernel-config";
+    case ArchOrigin::kTree: return "tree";
+    case ArchOrigin::kDefault: return "default";
+  }
+  return "default";
+}
+
 std::string describeKernel(const Kernel& k) {
   std::ostringstream s;
   s << "kernel " << k.version.str() << " (" << formatSize(k.pageSize()) << " pages, "
@@ -65,6 +75,7 @@ std::string renderText(const Report& r) {
   const auto& p = r.plan;
   std::ostringstream o;
   o << "dt-check " << r.source << "\n" << describeKernel(p.kernel) << "\n";
+  o << "architecture " << str(p.kernel.arch) << ": " << p.arch_reason << "\n";
   if (!p.cmdline.empty()) {
     o << "command line" << (r.cmdline.empty() ? " (from /chosen/bootargs)" : "") << ": " << p.cmdline << "\n";
   }
@@ -149,6 +160,8 @@ nlohmann::json renderJson(const Report& r) {
   json j;
   j["file"] = r.source;
   j["kernel"] = p.kernel.version.str();
+  // (additive) The architecture whose rules applied and why (docs/cli.md).
+  j["arch"] = {{"name", str(p.kernel.arch)}, {"source", archOriginName(p.kernel.arch_origin)}, {"reason", p.arch_reason}};
   j["cmdline"] = p.cmdline;
   j["kernel_config"] = {{"page_size", p.kernel.pageSize()},
                         {"pageblock_size", p.kernel.pageblockBytes()},
@@ -232,6 +245,15 @@ int run(const Options& options, std::string* out, std::string* err) {
       return 2;
     }
     kernel.config = *c;
+  }
+  if (options.arch) {
+    auto a = parseArch(*options.arch);
+    if (!a) {
+      *err += "dmaheap dt-check: " + a.error().message() + "\n";
+      return 2;
+    }
+    kernel.arch = *a;
+    kernel.arch_origin = ArchOrigin::kOption;
   }
   auto fixup = dt::memoryFixupFromOptions(options.memory, options.memory_size);
   if (!fixup) {

@@ -44,6 +44,7 @@ struct Options {
   std::string path;
   std::optional<std::string> kernel_version;  // --kernel
   std::optional<std::string> kernel_config;   // --kernel-config
+  std::optional<std::string> arch;            // --arch (else the .config's, the tree's, arm64)
   std::string cmdline;                        // --cmdline
   bool json = false;
   std::optional<std::string> svg_path;        // --svg

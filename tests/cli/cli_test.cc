@@ -103,8 +103,12 @@ TEST(Cli, TreeListsVisibleOptionsWithGroupsAndWords) {
   std::vector<std::string> names;
   for (const auto& o : go["options"]) names.push_back(o["names"].back());
   EXPECT_EQ(names, (std::vector<std::string>{"--help", "--count", "--json", "--dtb", "--kernel", "--kernel-config",
-                                             "--cmdline", "--profile", "--heaps", "--memory", "--memory-size"}));
+                                             "--arch", "--cmdline", "--profile", "--heaps", "--memory", "--memory-size"}));
   for (const auto& o : go["options"]) {
+    if (o["names"].back() == "--arch") {
+      EXPECT_EQ(o["group"], kBoardGroup);
+      EXPECT_EQ(o["words"], (std::vector<std::string>{"arm", "arm64", "riscv64"}));
+    }
     if (o["names"].back() == "--profile") {
       EXPECT_EQ(o["group"], kBoardGroup);
       EXPECT_EQ(o["words"], (std::vector<std::string>{"android", "rockchip", "nxp"}));

@@ -66,6 +66,7 @@ int main(int argc, char** argv) {
   std::map<std::string, long> trees_with_device_code;  // device-region-* and pipeline-no-cma-heap
   std::map<std::string, long> outcomes;                // memory-region entries per outcome
   std::map<std::string, long> heaps;                   // devices per kind of recommended heap
+  std::map<std::string, long> archs;                   // trees per architecture taken (docs/device-trees.md)
   for (int i = 2; i < argc; ++i) {
     bool reserved = false, dt_cma = false, diag = false, error = false, cma = false, dt_limit = false;
     std::map<std::string, bool> codes;
@@ -78,6 +79,7 @@ int main(int argc, char** argv) {
       ++unreadable;
       continue;
     }
+    bool arch_counted = false;
     for (const auto& k : kernels) {
       Kernel kernel;
       kernel.version = KernelVersion::parse(k).value();
@@ -102,6 +104,8 @@ int main(int argc, char** argv) {
       digest = fnv(fnv(fnv(digest, dtcheck::renderText(report)), dtcheck::renderJson(report).dump()),
                    dtcheck::renderSvg(report));
       const auto& plan = report.plan;
+      if (!arch_counted) ++archs[str(plan.kernel.arch)];
+      arch_counted = true;
       reserved |= !plan.regions.empty();
       for (const auto& area : plan.cma_areas) dt_cma |= area.from_dt;
       diag |= !plan.diagnostics.empty();
@@ -126,6 +130,9 @@ int main(int argc, char** argv) {
   std::printf("trees with /reserved-memory regions %ld, with DT CMA areas %ld, with diagnostics %ld, with errors %ld\n",
               with_reserved, with_dt_cma, with_diag, with_error);
   std::printf("diagnostics in all runs %ld, predicted crashes %ld\n", diagnostics, crashes);
+  std::printf("architecture taken from the trees:");
+  for (const auto& [a, n] : archs) std::printf(" %s %ld", a.c_str(), n);
+  std::printf("\n");
   if (fixup.any()) {
     std::printf("memory-size %s: trees with CMA areas %ld, with a DMA zone limit from dma-ranges %ld\n", fill_text.c_str(),
                 with_cma, with_dt_limit);

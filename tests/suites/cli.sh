@@ -70,6 +70,38 @@ check "run --backing memfd reports it and runs the program" \
   "dmaheap run: backing: memfd (a sealed memfd per buffer; not importable by devices); releases seen by inotify|0" \
   "$(nohost $bin run --backing memfd -- true 2>&1)|$?"
 $bin run --backing bogus -- true >/dev/null 2>&1; check "run --backing bogus is a usage error" "2" "$?"
+# --arch (docs/cli.md; docs/kernel-behaviour.md §11): unknown names are usage errors everywhere,
+# the tree decides by default, and 32-bit ARM's rules show in dt-check, list and alloc.
+err=$($bin dt-check examples/arm-virt-2g.dts --arch x86 2>&1 >/dev/null); code=$?
+check "dt-check --arch x86 exits 2" "2" "$code"
+check "dt-check --arch x86 names the choices" "dmaheap dt-check: architecture 'x86' is not supported: give arm, arm64 or riscv64" "$err"
+$bin list --arch mips >/dev/null 2>&1; check "list --arch mips exits 2" "2" "$?"
+out=$(${bin}d --arch mips --socket /tmp/dmaheap-cli-arch.sock 2>&1); rc=$?
+check "dmaheapd --arch mips exits 2 and says why" "2|dmaheapd: architecture 'mips' is not supported: give arm, arm64 or riscv64" "$rc|$out"
+err=$($bin alloc system 4K --arch sparc 2>&1 >/dev/null); code=$?
+check "alloc --arch sparc exits 2 and says why" "2 yes" "$code $([[ $err == *"architecture 'sparc' is not supported"* ]] && echo yes || echo "$err")"
+check "dt-check: the arm tree is taken for arm" "arm tree /cpus/cpu@0 is compatible with \"arm,cortex-a15\", a 32-bit ARM core" \
+  "$($bin dt-check examples/arm-virt-2g.dts --json | json "d['arch']['name'] + ' ' + d['arch']['source'] + ' ' + d['arch']['reason']")"
+check "dt-check: --arch overrides the tree" "arm64 option" \
+  "$($bin dt-check examples/arm-virt-2g.dts --arch arm64 --json | json "d['arch']['name'] + ' ' + d['arch']['source']")"
+check "dt-check: a 2-cell tree without a known core is arm64 (the tie-breaker)" "arm64 tree" \
+  "$($bin dt-check examples/placeholder-memory.dts --json | json "d['arch']['name'] + ' ' + d['arch']['source']")"
+check "dt-check: the text names the architecture" "architecture arm: /cpus/cpu@0 is compatible with \"arm,cortex-a15\", a 32-bit ARM core" \
+  "$($bin dt-check examples/arm-virt-2g.dts | grep '^architecture ')"
+check "dt-check arm: default CMA area at the top of highmem, zones DMA and HighMem" \
+  "reserved 0xbc000000 67108864|DMA 0x40000000 805306368,HighMem 0x70000000 1342177280|cma: Reserved 64 MiB at 0xbc000000" \
+  "$($bin dt-check examples/arm-virt-2g.dts --json | json "' '.join(f\"{a['name']} {a['base']:#x} {a['size']}\" for a in d['cma_areas']) + '|' + ','.join(f\"{z['name']} {z['base']:#x} {z['size']}\" for z in d['zones']) + '|' + [l for l in d['kernel_log'] if l.startswith('cma: Reserved')][0]")"
+$bin dt-check examples/arm-virt-coherent-pool.dts >/dev/null; check "dt-check arm: a coherent pool without no-map exits 1" "1" "$?"
+check "dt-check arm: the pool is refused with the kernel's line" \
+  "failed|error dma-pool-needs-no-map /reserved-memory/display-pool@50000000 Reserved memory: regions without no-map are not yet supported" \
+  "$($bin dt-check examples/arm-virt-coherent-pool.dts --json | json "d['reserved'][0]['outcome'] + '|' + ' '.join(f\"{x['severity']} {x['code']} {x['node']} {x['kernel_log'][0]}\" for x in d['diagnostics'] if x['code']=='dma-pool-needs-no-map')")"
+$bin dt-check examples/arm-virt-coherent-pool.dts --arch arm64 >/dev/null; check "dt-check --arch arm64: the same pool is accepted (exit 0)" "0" "$?"
+check "dt-check riscv64: default area below 4 GiB with RAM to 10 GiB" "riscv64 0xfc000000 DMA32,Normal" \
+  "$($bin dt-check examples/riscv-virt-8g.dts --json | json "d['arch']['name'] + ' ' + hex(d['cma_areas'][0]['base']) + ' ' + ','.join(z['name'] for z in d['zones'])")"
+check "alloc --arch arm: CMA buffer from the highmem area" "True" \
+  "$($bin alloc reserved 3M --dtb examples/arm-virt-2g.dts --arch arm --json | json "(lambda s: s['base'] >= 0xbc000000 and s['base'] + s['size'] <= 0xc0000000)(d['buffers'][0]['segments'][0])")"
+check "run --arch arm: the program sees the arm board's heaps" "default_cma_region reserved system|0" \
+  "$(nohost $bin run --arch arm --dtb examples/arm-virt-2g.dts --backing memfd -- /bin/sh -c 'ls /dev/dma_heap | sort | tr "\n" " " | sed "s/ $//"' 2>/dev/null)|$?"
 head -c 100 /dev/urandom > /tmp/dmaheap-cli-garbage.dtb
 $bin dt-check /tmp/dmaheap-cli-garbage.dtb >/dev/null 2>&1; check "dt-check: garbage exits 2" "2" "$?"
 exit $fail

@@ -10,6 +10,7 @@ BoardOptions BoardArgs::options() const {
   o.dtb = dtb.value_or("");
   o.kernel = kernel.value_or("");
   o.kernel_config = kernel_config.value_or("");
+  o.arch = arch.value_or("");
   o.cmdline = cmdline.value_or("");
   o.profile = profile.value_or("");
   o.heaps_file = heaps.value_or("");
@@ -27,6 +28,14 @@ CLI::Option* addKernelOption(Cli& cli, CLI::App* app, std::optional<std::string>
 CLI::Option* addKernelConfigOption(Cli& cli, CLI::App* app, std::optional<std::string>* config) {
   return cli.file(app->add_option("--kernel-config", *config, "A kernel .config to read (page size, CMA options)")
                       ->type_name("FILE"));
+}
+
+CLI::Option* addArchOption(Cli& cli, CLI::App* app, std::optional<std::string>* arch) {
+  return cli.words(app->add_option("--arch", *arch,
+                                   "The target architecture whose rules apply: arm (32-bit), arm64 or riscv64 "
+                                   "(default: the .config's, else the tree's, else arm64)")
+                       ->type_name("ARCH"),
+                   {"arm", "arm64", "riscv64"});
 }
 
 CLI::Option* addCmdlineOption(CLI::App* app, std::optional<std::string>* cmdline) {
@@ -50,6 +59,7 @@ void addBoardOptions(Cli& cli, CLI::App* app, BoardArgs* a) {
       ->group(kBoardGroup);
   addKernelOption(cli, app, &a->kernel)->group(kBoardGroup);
   addKernelConfigOption(cli, app, &a->kernel_config)->group(kBoardGroup);
+  addArchOption(cli, app, &a->arch)->group(kBoardGroup);
   addCmdlineOption(app, &a->cmdline)->group(kBoardGroup);
   cli.words(app->add_option("--profile", a->profile, "A built-in heap profile on top of the kernel's heaps")
                 ->type_name("NAME"),

@@ -1,5 +1,5 @@
 // The board options every board-taking command shares (list, alloc, run, simulate, dmaheapd):
-// --dtb, --kernel, --kernel-config, --cmdline, --profile, --heaps, --memory, --memory-size
+// --dtb, --kernel, --kernel-config, --arch, --cmdline, --profile, --heaps, --memory, --memory-size
 // (docs/cli.md, docs/heap-profiles.md). Defined here once; each command adds them to its CLI11 App.
 #pragma once
 
@@ -16,12 +16,12 @@ namespace dmaheap::cli {
 inline constexpr const char* kBoardGroup = "Board options";
 
 struct BoardArgs {
-  std::optional<std::string> dtb, kernel, kernel_config, cmdline, profile, heaps, memory, memory_size;
+  std::optional<std::string> dtb, kernel, kernel_config, arch, cmdline, profile, heaps, memory, memory_size;
 
   // True when any board option was given: the command wants a board of its own, not the
   // running service's.
   bool any() const {
-    return dtb || kernel || kernel_config || cmdline || profile || heaps || memory || memory_size;
+    return dtb || kernel || kernel_config || arch || cmdline || profile || heaps || memory || memory_size;
   }
   BoardOptions options() const;
 };
@@ -31,6 +31,9 @@ void addBoardOptions(Cli& cli, CLI::App* app, BoardArgs* args);
 // The kernel's options alone (dt-check takes these without a board): one definition for both.
 CLI::Option* addKernelOption(Cli& cli, CLI::App* app, std::optional<std::string>* kernel);
 CLI::Option* addKernelConfigOption(Cli& cli, CLI::App* app, std::optional<std::string>* config);
+// --arch arm|arm64|riscv64: the target architecture's rules (docs/cli.md); checked when the
+// kernel is made (kernelFromOptions), so an unknown name is the same usage error everywhere.
+CLI::Option* addArchOption(Cli& cli, CLI::App* app, std::optional<std::string>* arch);
 CLI::Option* addCmdlineOption(CLI::App* app, std::optional<std::string>* cmdline);
 // The bootloader's /memory fix-ups (docs/device-trees.md): dt-check takes these without a board too.
 CLI::Option* addMemoryOption(CLI::App* app, std::optional<std::string>* memory);

@@ -13,7 +13,7 @@ namespace {
 
 struct DtCheckArgs {
   std::string file;
-  std::optional<std::string> kernel, kernel_config, cmdline, svg, memory, memory_size;
+  std::optional<std::string> kernel, kernel_config, arch, cmdline, svg, memory, memory_size;
   bool json = false;
   bool devices = false;
 };
@@ -23,6 +23,7 @@ int runDtCheck(const DtCheckArgs& args) {
   o.path = args.file;
   if (args.kernel) o.kernel_version = *args.kernel;
   if (args.kernel_config) o.kernel_config = *args.kernel_config;
+  if (args.arch) o.arch = *args.arch;
   if (args.cmdline) o.cmdline = *args.cmdline;
   if (args.svg) o.svg_path = *args.svg;
   if (args.memory) o.memory = *args.memory;
@@ -45,6 +46,7 @@ void defineDtCheck(Cli& cli) {
   cli.file(sub->add_option("FILE", args->file, "The device tree, a .dtb or a .dts (compiled with dtc)")->type_name("")->required());
   addKernelOption(cli, sub, &args->kernel);
   addKernelConfigOption(cli, sub, &args->kernel_config);
+  addArchOption(cli, sub, &args->arch);
   addCmdlineOption(sub, &args->cmdline);
   addMemoryOption(sub, &args->memory);
   addMemorySizeOption(sub, &args->memory_size);

@@ -30,7 +30,8 @@ Result<std::unique_ptr<emul::HeapBackend>> makeBackend(const RunArgs& args) {
   const BackendName mode = parsed.value();
   const BoardOptions board_options = args.board.options();
   const bool wants_board = !board_options.dtb.empty() || !board_options.kernel.empty() ||
-                           !board_options.kernel_config.empty() || !board_options.cmdline.empty() ||
+                           !board_options.kernel_config.empty() || !board_options.arch.empty() ||
+                           !board_options.cmdline.empty() ||
                            !board_options.profile.empty() || !board_options.heaps_file.empty() ||
                            !board_options.memory.empty() || !board_options.memory_size.empty() ||
                            args.backing.has_value();
