@@ -111,16 +111,27 @@ struct MemoryModel::Impl {
 
   // alloc_pages for unmovable/movable requests: the zonelist, the CMA balance rule for movable
   // requests, then fallbacks.
-  bool allocInternal(unsigned order, MigrateType type, uint64_t* pfn, Zone highest = Zone::kNormal) {
+  bool allocInternal(unsigned order, MigrateType type, uint64_t* pfn, Zone highest = Zone::kNormal,
+                     MovableSource source = MovableSource::kByRule) {
     for (int z = static_cast<int>(highest); z >= 0; --z) {
-      if (type == MigrateType::kMovable) {
+      if (source == MovableSource::kCma) {
+        if (takeSmallest(z, MigrateType::kCma, order, pfn)) return true;
+        continue;
+      }
+      if (source == MovableSource::kCmaHighest) {
+        if (order == 0 && takeHighestPage(z, MigrateType::kCma, pfn)) return true;
+        continue;
+      }
+      if (type == MigrateType::kMovable && source == MovableSource::kByRule) {
         uint64_t free_all = 0;
         for (int t = 0; t < kMigrateTypes; ++t) free_all += zoneFree(z, t);
         const uint64_t free_cma = zoneFree(z, static_cast<int>(MigrateType::kCma));
         if (free_cma > free_all / 2 && takeSmallest(z, MigrateType::kCma, order, pfn)) return true;
       }
       if (takeSmallest(z, type, order, pfn)) return true;
-      if (type == MigrateType::kMovable && takeSmallest(z, MigrateType::kCma, order, pfn)) return true;
+      if (type == MigrateType::kMovable && source == MovableSource::kByRule &&
+          takeSmallest(z, MigrateType::kCma, order, pfn))
+        return true;
       if (takeFallback(z, type, order, pfn)) return true;
     }
     return false;
@@ -244,6 +255,34 @@ struct MemoryModel::Impl {
       --high;
       listAdd(pfn + (uint64_t{1} << high), high, t);
     }
+  }
+
+  // The highest free page of type t in zone z (the last page of the highest free block; the
+  // rest of that block stays free as smaller blocks below it).
+  bool takeHighestPage(int z, MigrateType t, uint64_t* out) {
+    const int ti = static_cast<int>(t);
+    bool found = false;
+    uint64_t best = 0;
+    unsigned best_order = 0;
+    for (unsigned o = 0; o <= kMaxOrder; ++o)
+      for (uint32_t i = head[z][ti][o]; i != kNil; i = next[i]) {
+        const uint64_t pfn = pfnOf(i);
+        if (!found || pfn > best) {
+          found = true;
+          best = pfn;
+          best_order = o;
+        }
+      }
+    if (!found) return false;
+    listDel(best, best_order, t);
+    uint64_t pfn = best;
+    for (unsigned o = best_order; o > 0;) {
+      --o;
+      listAdd(pfn, o, t);
+      pfn += uint64_t{1} << o;
+    }
+    *out = pfn;
+    return true;
   }
 
   // __rmqueue_smallest for one zone and type.
@@ -541,10 +580,12 @@ Result<PageBlock> MemoryModel::allocPages(unsigned order, MigrateType type, Zone
   return makeError(ENOMEM, "no free block of order " + std::to_string(order));
 }
 
-Result<MovablePageId> MemoryModel::allocMovablePage(bool pinned) {
+Result<MovablePageId> MemoryModel::allocMovablePage(bool pinned, MovableSource source) {
   std::lock_guard lock(mu_);
   uint64_t pfn = 0;
-  if (!impl_->allocInternal(0, MigrateType::kMovable, &pfn)) return makeError(ENOMEM, "no free page");
+  if (!impl_->allocInternal(0, MigrateType::kMovable, &pfn, Zone::kNormal, source)) {
+    return makeError(ENOMEM, "no free page");
+  }
   uint32_t id;
   if (!impl_->free_ids.empty()) {
     id = impl_->free_ids.back();

@@ -217,6 +217,38 @@ TEST_F(ReusableCma, MovablePagesPreferCmaWhileItHoldsMostFreeMemory) {
   m_->checkInvariants();
 }
 
+TEST_F(ReusableCma, MovableSourceChoosesTheKindOfPage) {
+  // The rule would take a normal page first (see above); kCma takes a CMA page anyway.
+  auto cma = m_->allocMovablePage(false, MovableSource::kCma).value();
+  EXPECT_TRUE(inCma(cma));
+  EXPECT_EQ(m_->cmaAreaBorrowedPages(0), 1u);
+  // Now CMA holds more than half of the free pages and the rule would take CMA; kNotCma does not.
+  auto normal = m_->allocMovablePage(false, MovableSource::kNotCma).value();
+  EXPECT_FALSE(inCma(normal));
+  EXPECT_EQ(m_->cmaAreaBorrowedPages(0), 1u);
+  // kNotCma never borrows: 2048 normal pages, the one taken already included, then ENOMEM with
+  // the CMA pages still free.
+  int n = 1;
+  while (auto p = m_->allocMovablePage(false, MovableSource::kNotCma)) {
+    EXPECT_FALSE(inCma(*p));
+    ++n;
+  }
+  EXPECT_EQ(n, 2048);
+  EXPECT_EQ(m_->cmaAreaBorrowedPages(0), 1u);
+  auto none = m_->allocMovablePage(false, MovableSource::kNotCma);
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.code(), ENOMEM);
+  // kCma takes the rest of the area, 2047 pages, then ENOMEM.
+  int c = 1;
+  while (auto p = m_->allocMovablePage(false, MovableSource::kCma)) {
+    EXPECT_TRUE(inCma(*p));
+    ++c;
+  }
+  EXPECT_EQ(c, 2048);
+  EXPECT_EQ(m_->cmaAreaBorrowedPages(0), 2048u);
+  m_->checkInvariants();
+}
+
 TEST_F(ReusableCma, UnmovableNeverBorrowsCma) {
   int n = 0;
   while (m_->allocPages(0, MigrateType::kUnmovable)) ++n;
