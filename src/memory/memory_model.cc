@@ -76,6 +76,10 @@ struct MemoryModel::Impl {
   std::vector<uint64_t> cma_borrowed;   // per area: tracked movable pages inside it
   std::vector<uint64_t> cma_pinned;     // per area: of those, pinned
   static constexpr uint64_t kNoPfn = ~uint64_t{0};
+  // The vmstat model (setVmstatThreshold): 0 off; the counters the CMA rule last read.
+  uint64_t vmstat_threshold = 0;
+  uint64_t pub_free[kZones] = {kNoPfn, kNoPfn};
+  uint64_t pub_free_cma[kZones] = {kNoPfn, kNoPfn};
 
   int areaOf(uint64_t pfn) const {
     for (size_t i = 0; i < cma.size(); ++i)
@@ -125,7 +129,18 @@ struct MemoryModel::Impl {
       if (type == MigrateType::kMovable && source == MovableSource::kByRule) {
         uint64_t free_all = 0;
         for (int t = 0; t < kMigrateTypes; ++t) free_all += zoneFree(z, t);
-        const uint64_t free_cma = zoneFree(z, static_cast<int>(MigrateType::kCma));
+        uint64_t free_cma = zoneFree(z, static_cast<int>(MigrateType::kCma));
+        if (vmstat_threshold) {
+          // The counters as the kernel reads them: a CPU's changes reach them only once they
+          // exceed the threshold (docs/kernel-behaviour.md §6.8), so the rule sees them late and
+          // takes runs of pages from one side.
+          const auto published = [&](uint64_t live, uint64_t& pub) {
+            if (pub == kNoPfn || (live > pub ? live - pub : pub - live) > vmstat_threshold) pub = live;
+            return pub;
+          };
+          free_all = published(free_all, pub_free[z]);
+          free_cma = published(free_cma, pub_free_cma[z]);
+        }
         if (free_cma > free_all / 2 && takeSmallest(z, MigrateType::kCma, order, pfn)) return true;
       }
       if (takeSmallest(z, type, order, pfn)) return true;
@@ -413,11 +428,19 @@ struct MemoryModel::Impl {
   // migrated stay where they went, as in the kernel.
   Claim claimRange(uint64_t pfn, uint64_t count, CmaAllocStats* stats) {
     const std::vector<uint64_t> allocated = isolateFreeIn(pfn, count);
+    // A pinned page does not stop the migration of the others: the kernel migrates every page of
+    // the range it can and only then finds the range busy, so those copies are made (and stay
+    // moved) for nothing (docs/kernel-behaviour.md §6.8, observed in oracle/cma-scenarios).
+    bool pinned_seen = false;
     for (uint64_t p : allocated) {
       const uint32_t id = ownerOf(p);
-      if (id == kNil || movable_pinned[id]) {
+      if (id == kNil) {
         releaseIsolated(pfn, count);
         return Claim::kBusy;
+      }
+      if (movable_pinned[id]) {
+        pinned_seen = true;
+        continue;
       }
       uint64_t dest = 0;
       if (!allocInternal(0, MigrateType::kMovable, &dest)) {
@@ -428,6 +451,10 @@ struct MemoryModel::Impl {
       setOwner(dest, id);
       movable_pfn[id] = dest;
       stats->pages_migrated++;
+    }
+    if (pinned_seen) {
+      releaseIsolated(pfn, count);
+      return Claim::kBusy;
     }
     return Claim::kOk;
   }
@@ -578,6 +605,12 @@ Result<PageBlock> MemoryModel::allocPages(unsigned order, MigrateType type, Zone
   uint64_t pfn = 0;
   if (impl_->allocInternal(order, type, &pfn, highest_zone)) return PageBlock{Pfn{pfn}, order};
   return makeError(ENOMEM, "no free block of order " + std::to_string(order));
+}
+
+void MemoryModel::setVmstatThreshold(uint64_t pages) {
+  std::lock_guard lock(mu_);
+  impl_->vmstat_threshold = pages;
+  for (int z = 0; z < kZones; ++z) impl_->pub_free[z] = impl_->pub_free_cma[z] = Impl::kNoPfn;
 }
 
 Result<MovablePageId> MemoryModel::allocMovablePage(bool pinned, MovableSource source) {

@@ -146,6 +146,10 @@ class MemoryModel {
   // the kernel's __rmqueue does. A pinned page cannot be migrated. Ids are reused after free.
   // ENOMEM when no page is free.
   Result<MovablePageId> allocMovablePage(bool pinned, MovableSource source = MovableSource::kByRule);
+  // The kernel's per-CPU vmstat counters: the CMA rule above reads a zone's free and free-CMA
+  // counts as last published, republished once they drifted by more than `pages` (the kernel's
+  // stat threshold, docs/kernel-behaviour.md §6.8). 0 (the default): exact counts.
+  void setVmstatThreshold(uint64_t pages);
   void freeMovablePage(MovablePageId id);
   Pfn movablePagePfn(MovablePageId id) const;
   bool movablePagePinned(MovablePageId id) const;

@@ -170,6 +170,7 @@ Result<SimResult> simulate(Board& board, const Workload& w, const SimOptions& op
     trace_live.resize(w.trace->buffers.size());
   }
 
+  mem.setVmstatThreshold(w.pressure.vmstat_threshold);
   SplitMix64 rng(w.seed);
   std::vector<MovablePageId> movable;
   std::vector<uint32_t> generation;  // per movable id, to drop stale unpin events
@@ -310,6 +311,7 @@ Result<SimResult> simulate(Board& board, const Workload& w, const SimOptions& op
   trace_live.clear();
   for (MovablePageId id : movable) mem.freeMovablePage(id);
   for (MovablePageId id : per_cpu) mem.freeMovablePage(id);
+  mem.setVmstatThreshold(0);
   return out;
 }
 

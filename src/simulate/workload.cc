@@ -82,7 +82,7 @@ Result<Workload> parseWorkload(std::string_view text) {
 
   if (doc.contains("pressure")) {
     const json& p = doc["pressure"];
-    if (auto st = checkKeys(p, "pressure", {"movable", "churn", "pinned_share", "pin_steps", "leave_free", "pin_every", "start", "pcp_pages", "pcp_cma_pages"}); !st) return st.error();
+    if (auto st = checkKeys(p, "pressure", {"movable", "churn", "pinned_share", "pin_steps", "leave_free", "pin_every", "start", "pcp_pages", "pcp_cma_pages", "vmstat_threshold"}); !st) return st.error();
     auto movable = getSize(p, "movable", "pressure", 0, false);
     if (!movable) return movable.error();
     auto churn = getSize(p, "churn", "pressure", 0, false);
@@ -114,6 +114,9 @@ Result<Workload> parseWorkload(std::string_view text) {
     auto pcp_cma = getCount(p, "pcp_cma_pages", "pressure", 0, 0, pcp.value());
     if (!pcp_cma) return pcp_cma.error();
     w.pressure.pcp_cma_pages = pcp_cma.value();
+    auto threshold = getCount(p, "vmstat_threshold", "pressure", 0, 0, 1'000'000);
+    if (!threshold) return threshold.error();
+    w.pressure.vmstat_threshold = threshold.value();
   }
 
   if (doc.contains("trace")) {

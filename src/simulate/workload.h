@@ -37,6 +37,9 @@ struct Pressure {
   // sees the free pages without them, as the kernel's NR_FREE_PAGES counts them out.
   uint64_t pcp_pages = 0;
   uint64_t pcp_cma_pages = 0;
+  // The kernel's vmstat threshold for the run (MemoryModel::setVmstatThreshold; 0: exact
+  // counters, as before).
+  uint64_t vmstat_threshold = 0;
 };
 
 // A stream of heap buffers: every `interval` steps (from `start`) one buffer of `size`

@@ -9,14 +9,16 @@ runs it with the kernel's --kernel/--kernel-config on the QEMU board, and compar
 - allocation failures: exactly (their number over the scenario's streams);
 - migration: whether any page was migrated (kernel: pgmigrate_success grew between the fill and
   the end; simulate: pages_migrated of the scenario's streams > 0);
-- pages migrated: |kernel - simulate| <= max(TOL_PAGES, TOL_SHARE * kernel).
+- pages migrated: |kernel - simulate| <= max(one buffer, TOL_SHARE * kernel), one buffer being
+  the scenario's largest buffer in pages.
 
-Why that tolerance: the model places borrowed movable pages with its own buddy allocator, not
-the kernel's (the kernel's per-CPU page lists hand CMA pages out in an order the model does not
-follow), so which pages of a candidate range are borrowed, and on a busy range how many get
-copied before the pinned one is met, differ page by page; the counts agree in size. TOL_PAGES is
-one 2 MiB pageblock (512 pages): below it the kernel's count is dominated by where single pages
-happen to lie. TOL_SHARE is 25 %.
+Why that tolerance: the guest measures how many CMA pages its fill borrowed and how many sat on
+the per-CPU lists (the workload gives the model both), but not where the per-CPU ones lie; the
+model puts them at the top of the area (MovableSource::kCmaHighest), the kernel's are somewhere
+next to the borrowed pages. Borrowed pages that end up in a part of the area no buffer reaches
+are never migrated, so the two counts can differ by what one buffer's range holds. TOL_SHARE
+(25 %) covers the rest: which pages of a busy candidate range get copied before its pinned page
+is met depends on the kernel's migration batches, which the model does not follow.
 
 A cell listed in OUT_OF_REACH is not compared (the reason is printed and in the README table).
 
@@ -35,11 +37,15 @@ KERNELS = "tests/oracle-golden/kernels"
 BOARD = "tests/dt-cases/no-reserved-memory/board.dts"
 HEAP = "reserved"
 PAGE = 4096
-TOL_PAGES = 512
 TOL_SHARE = 0.25
 
 # (scenario, kernel-id) -> why the kernel's behaviour is out of the model's reach
-OUT_OF_REACH = {}
+_PINNED_DENSE = ("where the kernel's per-CPU lists hold their CMA pages is not measured: the model puts them at "
+                 "the top of the area, which moves the fill's borrowed pages, one in 16 of them pinned, one "
+                 "2 MiB buffer lower, so its first busy candidate comes one or two buffers earlier than the "
+                 "kernel's (README.md, oracle/cma-scenarios)")
+OUT_OF_REACH = {("pinned-dense", k): _PINNED_DENSE
+                for k in ("6.12-hugetlb", "6.12-nohugetlb", "7.2-hugetlb", "7.2-nohugetlb")}
 
 
 def kv(fields):
@@ -83,7 +89,9 @@ def workload(g):
     steps = sc["steps"] + 1
     filled = g["states"]["filled"]
     before = g["states"]["before"]
-    pressure = {"start": 1}
+    # the guest's vmstat threshold: 2 x fls(CPUs) x (1 + fls(zone size / 128 MiB)) = 2 x 1 x 5
+    # for one CPU and the 1 GiB zone (docs/kernel-behaviour.md §6.8)
+    pressure = {"start": 1, "vmstat_threshold": 10}
     if sc["fill"] != "none":
         # the same free memory after the fill as in the guest (the guest's kernel uses memory the
         # model's board does not, so the fill is matched by what it leaves, not by its size)
@@ -156,7 +164,7 @@ def main():
         r, mine = simulate(a.dmaheap, kernel, g)
         sfails = sum(s["failures"] for s in mine)
         smig = sum(s["pages_migrated"] for s in mine)
-        tol = max(TOL_PAGES, int(TOL_SHARE * kmig))
+        tol = max(max(st["size"] for st in g["streams"]) // PAGE, int(TOL_SHARE * kmig))
         why = OUT_OF_REACH.get((scenario, kernel))
         ok_fail = len(kfails) == sfails
         ok_yes = (kmig > 0) == (smig > 0)

@@ -314,6 +314,47 @@ TEST_F(ReusableCma, PinnedPageMakesTheCandidateBusyAndTheNextSlotIsTried) {
   m_->checkInvariants();
 }
 
+TEST_F(ReusableCma, ABusyCandidateStillHasItsOtherPagesMigrated) {
+  std::vector<PageBlock> normal;
+  while (auto b = m_->allocPages(0, MigrateType::kUnmovable)) normal.push_back(*b);
+  // The area full of movable pages; keep the 256 of its first MiB, pin the first of them.
+  std::vector<MovablePageId> in_cma, kept;
+  while (auto p = m_->allocMovablePage(false)) in_cma.push_back(*p);
+  ASSERT_EQ(in_cma.size(), 2048u);
+  MovablePageId pinned{};
+  for (auto id : in_cma) {
+    const uint64_t addr = m_->movablePagePfn(id).value << 12;
+    if (addr >= kRamBase + 9 * kMiB) {
+      m_->freeMovablePage(id);
+    } else if (addr == kRamBase + 8 * kMiB) {
+      pinned = id;
+    } else {
+      kept.push_back(id);
+    }
+  }
+  ASSERT_EQ(kept.size(), 255u);
+  m_->setMovablePagePinned(pinned, true);
+  // The first candidate, [8 MiB, 9 MiB), is busy: its 255 other pages are migrated anyway (the
+  // kernel migrates all it can before it finds the range busy), to the free pages just above it;
+  // the next slot, [9 MiB, 10 MiB), then migrates them once more (into the range the first
+  // candidate gave back) and is taken: 2 x 255 copies.
+  CmaAllocStats st;
+  auto pfn = m_->cmaAlloc(0, 256, 8, CmaPlacement::kFirstFit, &st);
+  ASSERT_TRUE(pfn.ok());
+  EXPECT_EQ(pfn->value << 12, kRamBase + 9 * kMiB);
+  EXPECT_EQ(st.busy_candidates, 1u);
+  EXPECT_EQ(st.pages_migrated, 510u);
+  EXPECT_EQ(m_->movablePagePfn(pinned).value << 12, kRamBase + 8 * kMiB);
+  for (auto id : kept) {
+    const uint64_t addr = m_->movablePagePfn(id).value << 12;
+    EXPECT_FALSE(addr >= kRamBase + 9 * kMiB && addr < kRamBase + 10 * kMiB) << addr;
+    EXPECT_TRUE(inCma(id));
+  }
+  EXPECT_EQ(m_->cmaAreaBorrowedPages(0), 256u);
+  EXPECT_EQ(m_->cmaAreaFreePages(0), 2048u - 256u);
+  m_->checkInvariants();
+}
+
 TEST_F(ReusableCma, MigrationWithNowhereToGoIsEnomem) {
   std::vector<MovablePageId> pages;
   while (auto p = m_->allocMovablePage(false)) pages.push_back(*p);
