@@ -249,6 +249,25 @@ TEST_F(ReusableCma, MovableSourceChoosesTheKindOfPage) {
   m_->checkInvariants();
 }
 
+TEST_F(ReusableCma, VmstatThresholdMakesTheRuleTakeRuns) {
+  // Exact counters: normal, then CMA, alternating (see above).
+  // Counters published only after a drift of more than 10 pages: the rule sees 4096 free of which
+  // 2048 CMA (not more than half) until 11 pages have gone, then 4085 / 2048 (more than half) and
+  // takes CMA pages until the counts have drifted by 11 again: 11 normal pages, then 11 CMA pages.
+  m_->setVmstatThreshold(10);
+  std::string kinds;
+  for (int i = 0; i < 24; ++i) kinds += inCma(m_->allocMovablePage(false).value()) ? 'C' : 'n';
+  EXPECT_EQ(kinds, "nnnnnnnnnnnCCCCCCCCCCCnn");
+  EXPECT_EQ(m_->cmaAreaBorrowedPages(0), 11u);
+  // Exact counters again: 4072 free, 2037 of them CMA (more than half): CMA, CMA (2036 of 4071),
+  // then 2035 of 4070 is not more than half: normal, then CMA.
+  m_->setVmstatThreshold(0);
+  kinds.clear();
+  for (int i = 0; i < 4; ++i) kinds += inCma(m_->allocMovablePage(false).value()) ? 'C' : 'n';
+  EXPECT_EQ(kinds, "CCnC");
+  m_->checkInvariants();
+}
+
 TEST_F(ReusableCma, UnmovableNeverBorrowsCma) {
   int n = 0;
   while (m_->allocPages(0, MigrateType::kUnmovable)) ++n;
