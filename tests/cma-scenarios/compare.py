@@ -185,11 +185,17 @@ def main():
                   f"(tolerance {tol}){'' if ok_pages and ok_yes else ' (differ)'}")
     if a.table:
         print()
-        print("| scenario | kernel | failures (kernel / simulate) | pages migrated (kernel / simulate) | match |")
-        print("|---|---|---|---|---|")
+        print("| scenario | kernel | failures (kernel / simulate) | pages migrated (kernel / simulate) | tolerance | match |")
+        print("|---|---|---|---|---|---|")
+        reasons = []
         for sc, k, kf, sf, km, sm, tol, match, why in rows:
-            m = f"not compared: {why}" if why else ("yes" if match else "**no**")
-            print(f"| `{sc}` | {k} | {kf} / {sf} | {km} / {sm} | {m} |")
+            if why and why not in reasons:
+                reasons.append(why)
+            m = f"not compared ({reasons.index(why) + 1})" if why else ("yes" if match else "**no**")
+            print(f"| `{sc}` | {k} | {kf} / {sf} | {km} / {sm} | {tol} | {m} |")
+        print()
+        for i, why in enumerate(reasons):
+            print(f"({i + 1}) {why[0].upper()}{why[1:]}.")
         return 0
     print(f"{len(rows)} cells, {bad} failing")
     return 1 if bad else 0
