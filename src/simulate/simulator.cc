@@ -97,11 +97,11 @@ Result<SimResult> simulate(Board& board, const Workload& w, const SimOptions& op
     uint64_t live_bytes = 0, live_buffers = 0;
   };
   std::list<TraceHeapState> trace_heaps;
-  // One allocation of a stream or the trace from its heap, counted in its result and the run's
-  // totals (attempts, migration cost, failures).
-  // The per-CPU lists' pages after the fill (pressure.pcp_pages): back to the buddy allocator
+  // The per-CPU lists' pages of the fill (pressure.pcp_pages): back to the buddy allocator
   // before a CMA allocation.
   std::vector<MovablePageId> per_cpu;
+  // One allocation of a stream or the trace from its heap, counted in its result and the run's
+  // totals (attempts, migration cost, failures).
   auto allocateCounted = [&](const HeapEntry& heap, CmaHeap* cma, StreamResult& result, uint64_t len) {
     if (cma) {
       for (MovablePageId id : per_cpu) mem.freeMovablePage(id);
