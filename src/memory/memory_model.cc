@@ -76,6 +76,10 @@ struct MemoryModel::Impl {
   std::vector<uint64_t> cma_borrowed;   // per area: tracked movable pages inside it
   std::vector<uint64_t> cma_pinned;     // per area: of those, pinned
   static constexpr uint64_t kNoPfn = ~uint64_t{0};
+  // The vmstat model (setVmstatThreshold): 0 off; the counters the CMA rule last read.
+  uint64_t vmstat_threshold = 0;
+  uint64_t pub_free[kZones] = {kNoPfn, kNoPfn};
+  uint64_t pub_free_cma[kZones] = {kNoPfn, kNoPfn};
 
   int areaOf(uint64_t pfn) const {
     for (size_t i = 0; i < cma.size(); ++i)
@@ -111,16 +115,38 @@ struct MemoryModel::Impl {
 
   // alloc_pages for unmovable/movable requests: the zonelist, the CMA balance rule for movable
   // requests, then fallbacks.
-  bool allocInternal(unsigned order, MigrateType type, uint64_t* pfn, Zone highest = Zone::kNormal) {
+  bool allocInternal(unsigned order, MigrateType type, uint64_t* pfn, Zone highest = Zone::kNormal,
+                     MovableSource source = MovableSource::kByRule) {
     for (int z = static_cast<int>(highest); z >= 0; --z) {
-      if (type == MigrateType::kMovable) {
+      if (source == MovableSource::kCma) {
+        if (takeSmallest(z, MigrateType::kCma, order, pfn)) return true;
+        continue;
+      }
+      if (source == MovableSource::kCmaHighest) {
+        if (order == 0 && takeHighestPage(z, MigrateType::kCma, pfn)) return true;
+        continue;
+      }
+      if (type == MigrateType::kMovable && source == MovableSource::kByRule) {
         uint64_t free_all = 0;
         for (int t = 0; t < kMigrateTypes; ++t) free_all += zoneFree(z, t);
-        const uint64_t free_cma = zoneFree(z, static_cast<int>(MigrateType::kCma));
+        uint64_t free_cma = zoneFree(z, static_cast<int>(MigrateType::kCma));
+        if (vmstat_threshold) {
+          // The counters as the kernel reads them: a CPU's changes reach them only once they
+          // exceed the threshold (docs/kernel-behaviour.md §6.8), so the rule sees them late and
+          // takes runs of pages from one side.
+          const auto published = [&](uint64_t live, uint64_t& pub) {
+            if (pub == kNoPfn || (live > pub ? live - pub : pub - live) > vmstat_threshold) pub = live;
+            return pub;
+          };
+          free_all = published(free_all, pub_free[z]);
+          free_cma = published(free_cma, pub_free_cma[z]);
+        }
         if (free_cma > free_all / 2 && takeSmallest(z, MigrateType::kCma, order, pfn)) return true;
       }
       if (takeSmallest(z, type, order, pfn)) return true;
-      if (type == MigrateType::kMovable && takeSmallest(z, MigrateType::kCma, order, pfn)) return true;
+      if (type == MigrateType::kMovable && source == MovableSource::kByRule &&
+          takeSmallest(z, MigrateType::kCma, order, pfn))
+        return true;
       if (takeFallback(z, type, order, pfn)) return true;
     }
     return false;
@@ -244,6 +270,34 @@ struct MemoryModel::Impl {
       --high;
       listAdd(pfn + (uint64_t{1} << high), high, t);
     }
+  }
+
+  // The highest free page of type t in zone z (the last page of the highest free block; the
+  // rest of that block stays free as smaller blocks below it).
+  bool takeHighestPage(int z, MigrateType t, uint64_t* out) {
+    const int ti = static_cast<int>(t);
+    bool found = false;
+    uint64_t best = 0;
+    unsigned best_order = 0;
+    for (unsigned o = 0; o <= kMaxOrder; ++o)
+      for (uint32_t i = head[z][ti][o]; i != kNil; i = next[i]) {
+        const uint64_t pfn = pfnOf(i);
+        if (!found || pfn > best) {
+          found = true;
+          best = pfn;
+          best_order = o;
+        }
+      }
+    if (!found) return false;
+    listDel(best, best_order, t);
+    uint64_t pfn = best;
+    for (unsigned o = best_order; o > 0;) {
+      --o;
+      listAdd(pfn, o, t);
+      pfn += uint64_t{1} << o;
+    }
+    *out = pfn;
+    return true;
   }
 
   // __rmqueue_smallest for one zone and type.
@@ -374,11 +428,19 @@ struct MemoryModel::Impl {
   // migrated stay where they went, as in the kernel.
   Claim claimRange(uint64_t pfn, uint64_t count, CmaAllocStats* stats) {
     const std::vector<uint64_t> allocated = isolateFreeIn(pfn, count);
+    // A pinned page does not stop the migration of the others: the kernel migrates every page of
+    // the range it can and only then finds the range busy, so those copies are made (and stay
+    // moved) for nothing (docs/kernel-behaviour.md §6.8, observed in oracle/cma-scenarios).
+    bool pinned_seen = false;
     for (uint64_t p : allocated) {
       const uint32_t id = ownerOf(p);
-      if (id == kNil || movable_pinned[id]) {
+      if (id == kNil) {
         releaseIsolated(pfn, count);
         return Claim::kBusy;
+      }
+      if (movable_pinned[id]) {
+        pinned_seen = true;
+        continue;
       }
       uint64_t dest = 0;
       if (!allocInternal(0, MigrateType::kMovable, &dest)) {
@@ -389,6 +451,10 @@ struct MemoryModel::Impl {
       setOwner(dest, id);
       movable_pfn[id] = dest;
       stats->pages_migrated++;
+    }
+    if (pinned_seen) {
+      releaseIsolated(pfn, count);
+      return Claim::kBusy;
     }
     return Claim::kOk;
   }
@@ -541,10 +607,18 @@ Result<PageBlock> MemoryModel::allocPages(unsigned order, MigrateType type, Zone
   return makeError(ENOMEM, "no free block of order " + std::to_string(order));
 }
 
-Result<MovablePageId> MemoryModel::allocMovablePage(bool pinned) {
+void MemoryModel::setVmstatThreshold(uint64_t pages) {
+  std::lock_guard lock(mu_);
+  impl_->vmstat_threshold = pages;
+  for (int z = 0; z < kZones; ++z) impl_->pub_free[z] = impl_->pub_free_cma[z] = Impl::kNoPfn;
+}
+
+Result<MovablePageId> MemoryModel::allocMovablePage(bool pinned, MovableSource source) {
   std::lock_guard lock(mu_);
   uint64_t pfn = 0;
-  if (!impl_->allocInternal(0, MigrateType::kMovable, &pfn)) return makeError(ENOMEM, "no free page");
+  if (!impl_->allocInternal(0, MigrateType::kMovable, &pfn, Zone::kNormal, source)) {
+    return makeError(ENOMEM, "no free page");
+  }
   uint32_t id;
   if (!impl_->free_ids.empty()) {
     id = impl_->free_ids.back();

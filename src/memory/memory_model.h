@@ -64,6 +64,12 @@ struct CmaAllocStats {
   uint64_t busy_candidates = 0;
 };
 
+// Where a tracked movable page may come from: by the kernel's rule (allocMovablePage), or only
+// from CMA pageblocks (as the rule's CMA fallback takes them, or the highest free CMA page), or
+// only from elsewhere: pages whose kind was measured on a real kernel, such as those on its
+// per-CPU lists (docs/traces.md, "CMA scenarios").
+enum class MovableSource { kByRule, kCma, kCmaHighest, kNotCma };
+
 struct MovablePageId {
   uint32_t value = 0;
   bool operator==(const MovablePageId&) const = default;
@@ -139,7 +145,11 @@ class MemoryModel {
   // migrate. They prefer CMA pageblocks when more than half of a zone's free pages are CMA, as
   // the kernel's __rmqueue does. A pinned page cannot be migrated. Ids are reused after free.
   // ENOMEM when no page is free.
-  Result<MovablePageId> allocMovablePage(bool pinned);
+  Result<MovablePageId> allocMovablePage(bool pinned, MovableSource source = MovableSource::kByRule);
+  // The kernel's per-CPU vmstat counters: the CMA rule above reads a zone's free and free-CMA
+  // counts as last published, republished once they drifted by more than `pages` (the kernel's
+  // stat threshold, docs/kernel-behaviour.md §6.8). 0 (the default): exact counts.
+  void setVmstatThreshold(uint64_t pages);
   void freeMovablePage(MovablePageId id);
   Pfn movablePagePfn(MovablePageId id) const;
   bool movablePagePinned(MovablePageId id) const;

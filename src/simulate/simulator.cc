@@ -97,9 +97,16 @@ Result<SimResult> simulate(Board& board, const Workload& w, const SimOptions& op
     uint64_t live_bytes = 0, live_buffers = 0;
   };
   std::list<TraceHeapState> trace_heaps;
+  // The per-CPU lists' pages of the fill (pressure.pcp_pages): back to the buddy allocator
+  // before a CMA allocation.
+  std::vector<MovablePageId> per_cpu;
   // One allocation of a stream or the trace from its heap, counted in its result and the run's
   // totals (attempts, migration cost, failures).
   auto allocateCounted = [&](const HeapEntry& heap, CmaHeap* cma, StreamResult& result, uint64_t len) {
+    if (cma) {
+      for (MovablePageId id : per_cpu) mem.freeMovablePage(id);
+      per_cpu.clear();
+    }
     result.attempts++;
     CmaAllocStats cost;
     auto memory = cma ? cma->allocate(len, options.placement, &cost) : heap.heap->allocate(len);
@@ -163,6 +170,7 @@ Result<SimResult> simulate(Board& board, const Workload& w, const SimOptions& op
     trace_live.resize(w.trace->buffers.size());
   }
 
+  mem.setVmstatThreshold(w.pressure.vmstat_threshold);
   SplitMix64 rng(w.seed);
   std::vector<MovablePageId> movable;
   std::vector<uint32_t> generation;  // per movable id, to drop stale unpin events
@@ -172,13 +180,19 @@ Result<SimResult> simulate(Board& board, const Workload& w, const SimOptions& op
     uint32_t gen;
   };
   std::deque<Unpin> unpins;
-  const uint64_t target = w.pressure.movable_bytes / page;
+  // The fill, from step pressure.start on: movable bytes, or as much as leaves leave_free bytes of
+  // the board free at that step (set then: buffers allocated before it count).
+  const uint64_t leave = w.pressure.leave_free_bytes / page;
+  uint64_t target = w.pressure.movable_bytes / page;
   const uint64_t churn = w.pressure.churn_bytes / page;
+  uint64_t filled_at_start = 0;
 
-  // Pages read at start-up are settled; pages read during the run may be pinned while their I/O
-  // (or a DMA into them) is in flight.
+  // Pages read at start-up (the fill's first step) are settled, but for every pin_every-th one of
+  // them; pages read later may be pinned while their I/O (or a DMA into them) is in flight.
   const auto addMovable = [&](uint64_t step) -> bool {
-    const bool pinned = step > 0 && rng.chance(w.pressure.pinned_share);
+    const bool pinned = step == w.pressure.start
+                            ? w.pressure.pin_every && filled_at_start++ % w.pressure.pin_every == 0
+                            : rng.chance(w.pressure.pinned_share);
     auto id = mem.allocMovablePage(pinned);
     if (!id) return false;
     if (generation.size() <= id->value) generation.resize(id->value + 1, 0);
@@ -207,7 +221,19 @@ Result<SimResult> simulate(Board& board, const Workload& w, const SimOptions& op
       if (u.id.value < generation.size() && generation[u.id.value] == u.gen) mem.setMovablePagePinned(u.id, false);
     }
     // 3. Page-cache churn, then top up to the target.
-    for (uint64_t i = 0; i < churn && !movable.empty(); ++i) {
+    if (step == w.pressure.start) {
+      // The per-CPU lists first: the kernel's rule for where a movable page goes counts the free
+      // pages without them, so the fill after them borrows as much CMA as it did there.
+      for (uint64_t i = 0; i < w.pressure.pcp_pages; ++i) {
+        auto id = mem.allocMovablePage(false, i < w.pressure.pcp_cma_pages ? MovableSource::kCmaHighest : MovableSource::kNotCma);
+        if (id) per_cpu.push_back(*id);
+      }
+      if (w.pressure.leave_free_bytes) {
+        const uint64_t free_now = mem.stats().free_pages;
+        target = free_now > leave ? free_now - leave : 0;
+      }
+    }
+    for (uint64_t i = 0; step >= w.pressure.start && i < churn && !movable.empty(); ++i) {
       const size_t k = static_cast<size_t>(rng.next() % movable.size());
       const MovablePageId id = movable[k];
       movable[k] = movable.back();
@@ -215,8 +241,9 @@ Result<SimResult> simulate(Board& board, const Workload& w, const SimOptions& op
       generation[id.value]++;  // any pending unpin is now stale
       mem.freeMovablePage(id);
     }
-    while (movable.size() < target && addMovable(step)) {
+    while (step >= w.pressure.start && movable.size() < target && addMovable(step)) {
     }
+
     // 4. Each stream allocates on its beat while below its count.
     for (auto& s : streams) {
       const Stream& spec = *s.spec;
@@ -283,6 +310,8 @@ Result<SimResult> simulate(Board& board, const Workload& w, const SimOptions& op
   }
   trace_live.clear();
   for (MovablePageId id : movable) mem.freeMovablePage(id);
+  for (MovablePageId id : per_cpu) mem.freeMovablePage(id);
+  mem.setVmstatThreshold(0);
   return out;
 }
 

@@ -82,7 +82,7 @@ Result<Workload> parseWorkload(std::string_view text) {
 
   if (doc.contains("pressure")) {
     const json& p = doc["pressure"];
-    if (auto st = checkKeys(p, "pressure", {"movable", "churn", "pinned_share", "pin_steps"}); !st) return st.error();
+    if (auto st = checkKeys(p, "pressure", {"movable", "churn", "pinned_share", "pin_steps", "leave_free", "pin_every", "start", "pcp_pages", "pcp_cma_pages", "vmstat_threshold"}); !st) return st.error();
     auto movable = getSize(p, "movable", "pressure", 0, false);
     if (!movable) return movable.error();
     auto churn = getSize(p, "churn", "pressure", 0, false);
@@ -98,6 +98,25 @@ Result<Workload> parseWorkload(std::string_view text) {
     auto pin = getCount(p, "pin_steps", "pressure", 1, 1, kMaxSteps);
     if (!pin) return pin.error();
     w.pressure.pin_steps = pin.value();
+    auto leave = getSize(p, "leave_free", "pressure", 0, false);
+    if (!leave) return leave.error();
+    if (leave.value() && movable.value()) return bad("pressure.leave_free", "give either movable or leave_free, not both");
+    w.pressure.leave_free_bytes = leave.value();
+    auto every = getCount(p, "pin_every", "pressure", 0, 0, uint64_t{1} << 32);
+    if (!every) return every.error();
+    w.pressure.pin_every = every.value();
+    auto start = getCount(p, "start", "pressure", 0, 0, kMaxSteps);
+    if (!start) return start.error();
+    w.pressure.start = start.value();
+    auto pcp = getCount(p, "pcp_pages", "pressure", 0, 0, uint64_t{1} << 32);
+    if (!pcp) return pcp.error();
+    w.pressure.pcp_pages = pcp.value();
+    auto pcp_cma = getCount(p, "pcp_cma_pages", "pressure", 0, 0, pcp.value());
+    if (!pcp_cma) return pcp_cma.error();
+    w.pressure.pcp_cma_pages = pcp_cma.value();
+    auto threshold = getCount(p, "vmstat_threshold", "pressure", 0, 0, 1'000'000);
+    if (!threshold) return threshold.error();
+    w.pressure.vmstat_threshold = threshold.value();
   }
 
   if (doc.contains("trace")) {

@@ -19,6 +19,27 @@ struct Pressure {
   double pinned_share = 0.0;    // share of pages allocated after step 0 that are pinned for a while
                                 // (I/O or DMA in flight); the initial fill is settled
   uint64_t pin_steps = 1;       // how many steps a pin lasts
+  // Instead of movable_bytes: the initial fill takes movable pages until this many bytes of the
+  // board are free (a real system's free memory, whatever its kernel itself uses; 0: not used).
+  uint64_t leave_free_bytes = 0;
+  // The step the fill (and churn) begins at; the fill of that step is the initial fill. Buffers
+  // allocated before it are in place when movable pages arrive (those a kernel takes at boot).
+  uint64_t start = 0;
+  // Every pin_every-th page of the initial fill (in the order they are allocated) is pinned for
+  // pin_steps steps from the fill's start, as by I/O in flight on them (0: none; docs/traces.md, "CMA
+  // scenarios").
+  uint64_t pin_every = 0;
+  // Pages the kernel's per-CPU free lists hold right after the fill, and how many of them are
+  // CMA pages (measured in a guest: /proc/zoneinfo, /proc/kpageflags): taken from the buddy
+  // allocator just before the fill (pcp_cma_pages from CMA pageblocks, the rest from elsewhere),
+  // counted neither free nor movable, and given back before the next CMA allocation, as
+  // alloc_contig_range drains the lists (docs/kernel-behaviour.md §6.8). The fill after them
+  // sees the free pages without them, as the kernel's NR_FREE_PAGES counts them out.
+  uint64_t pcp_pages = 0;
+  uint64_t pcp_cma_pages = 0;
+  // The kernel's vmstat threshold for the run (MemoryModel::setVmstatThreshold; 0: exact
+  // counters, as before).
+  uint64_t vmstat_threshold = 0;
 };
 
 // A stream of heap buffers: every `interval` steps (from `start`) one buffer of `size`

@@ -217,6 +217,57 @@ TEST_F(ReusableCma, MovablePagesPreferCmaWhileItHoldsMostFreeMemory) {
   m_->checkInvariants();
 }
 
+TEST_F(ReusableCma, MovableSourceChoosesTheKindOfPage) {
+  // The rule would take a normal page first (see above); kCma takes a CMA page anyway.
+  auto cma = m_->allocMovablePage(false, MovableSource::kCma).value();
+  EXPECT_TRUE(inCma(cma));
+  EXPECT_EQ(m_->cmaAreaBorrowedPages(0), 1u);
+  // Now CMA holds more than half of the free pages and the rule would take CMA; kNotCma does not.
+  auto normal = m_->allocMovablePage(false, MovableSource::kNotCma).value();
+  EXPECT_FALSE(inCma(normal));
+  EXPECT_EQ(m_->cmaAreaBorrowedPages(0), 1u);
+  // kNotCma never borrows: 2048 normal pages, the one taken already included, then ENOMEM with
+  // the CMA pages still free.
+  int n = 1;
+  while (auto p = m_->allocMovablePage(false, MovableSource::kNotCma)) {
+    EXPECT_FALSE(inCma(*p));
+    ++n;
+  }
+  EXPECT_EQ(n, 2048);
+  EXPECT_EQ(m_->cmaAreaBorrowedPages(0), 1u);
+  auto none = m_->allocMovablePage(false, MovableSource::kNotCma);
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.code(), ENOMEM);
+  // kCma takes the rest of the area, 2047 pages, then ENOMEM.
+  int c = 1;
+  while (auto p = m_->allocMovablePage(false, MovableSource::kCma)) {
+    EXPECT_TRUE(inCma(*p));
+    ++c;
+  }
+  EXPECT_EQ(c, 2048);
+  EXPECT_EQ(m_->cmaAreaBorrowedPages(0), 2048u);
+  m_->checkInvariants();
+}
+
+TEST_F(ReusableCma, VmstatThresholdMakesTheRuleTakeRuns) {
+  // Exact counters: normal, then CMA, alternating (see above).
+  // Counters published only after a drift of more than 10 pages: the rule sees 4096 free of which
+  // 2048 CMA (not more than half) until 11 pages have gone, then 4085 / 2048 (more than half) and
+  // takes CMA pages until the counts have drifted by 11 again: 11 normal pages, then 11 CMA pages.
+  m_->setVmstatThreshold(10);
+  std::string kinds;
+  for (int i = 0; i < 24; ++i) kinds += inCma(m_->allocMovablePage(false).value()) ? 'C' : 'n';
+  EXPECT_EQ(kinds, "nnnnnnnnnnnCCCCCCCCCCCnn");
+  EXPECT_EQ(m_->cmaAreaBorrowedPages(0), 11u);
+  // Exact counters again: 4072 free, 2037 of them CMA (more than half): CMA, CMA (2036 of 4071),
+  // then 2035 of 4070 is not more than half: normal, then CMA.
+  m_->setVmstatThreshold(0);
+  kinds.clear();
+  for (int i = 0; i < 4; ++i) kinds += inCma(m_->allocMovablePage(false).value()) ? 'C' : 'n';
+  EXPECT_EQ(kinds, "CCnC");
+  m_->checkInvariants();
+}
+
 TEST_F(ReusableCma, UnmovableNeverBorrowsCma) {
   int n = 0;
   while (m_->allocPages(0, MigrateType::kUnmovable)) ++n;
@@ -279,6 +330,47 @@ TEST_F(ReusableCma, PinnedPageMakesTheCandidateBusyAndTheNextSlotIsTried) {
   EXPECT_EQ(low->value << 12, kRamBase + 8 * kMiB);
   EXPECT_EQ(st2.pages_migrated, 1u);
   EXPECT_TRUE(inCma(pinned));  // moved within the area, outside the claimed range
+  m_->checkInvariants();
+}
+
+TEST_F(ReusableCma, ABusyCandidateStillHasItsOtherPagesMigrated) {
+  std::vector<PageBlock> normal;
+  while (auto b = m_->allocPages(0, MigrateType::kUnmovable)) normal.push_back(*b);
+  // The area full of movable pages; keep the 256 of its first MiB, pin the first of them.
+  std::vector<MovablePageId> in_cma, kept;
+  while (auto p = m_->allocMovablePage(false)) in_cma.push_back(*p);
+  ASSERT_EQ(in_cma.size(), 2048u);
+  MovablePageId pinned{};
+  for (auto id : in_cma) {
+    const uint64_t addr = m_->movablePagePfn(id).value << 12;
+    if (addr >= kRamBase + 9 * kMiB) {
+      m_->freeMovablePage(id);
+    } else if (addr == kRamBase + 8 * kMiB) {
+      pinned = id;
+    } else {
+      kept.push_back(id);
+    }
+  }
+  ASSERT_EQ(kept.size(), 255u);
+  m_->setMovablePagePinned(pinned, true);
+  // The first candidate, [8 MiB, 9 MiB), is busy: its 255 other pages are migrated anyway (the
+  // kernel migrates all it can before it finds the range busy), to the free pages just above it;
+  // the next slot, [9 MiB, 10 MiB), then migrates them once more (into the range the first
+  // candidate gave back) and is taken: 2 x 255 copies.
+  CmaAllocStats st;
+  auto pfn = m_->cmaAlloc(0, 256, 8, CmaPlacement::kFirstFit, &st);
+  ASSERT_TRUE(pfn.ok());
+  EXPECT_EQ(pfn->value << 12, kRamBase + 9 * kMiB);
+  EXPECT_EQ(st.busy_candidates, 1u);
+  EXPECT_EQ(st.pages_migrated, 510u);
+  EXPECT_EQ(m_->movablePagePfn(pinned).value << 12, kRamBase + 8 * kMiB);
+  for (auto id : kept) {
+    const uint64_t addr = m_->movablePagePfn(id).value << 12;
+    EXPECT_FALSE(addr >= kRamBase + 9 * kMiB && addr < kRamBase + 10 * kMiB) << addr;
+    EXPECT_TRUE(inCma(id));
+  }
+  EXPECT_EQ(m_->cmaAreaBorrowedPages(0), 256u);
+  EXPECT_EQ(m_->cmaAreaFreePages(0), 2048u - 256u);
   m_->checkInvariants();
 }
 

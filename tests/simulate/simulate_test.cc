@@ -103,6 +103,98 @@ TEST(Simulate, PinnedPagesMakeAllocationsFail) {
   EXPECT_GT(r->first_failure.state.pinned_pages, 0u);
 }
 
+TEST(Workload, LeaveFreeAndPinEvery) {
+  Workload w = parse(R"({"pressure": {"leave_free": "20M", "pin_every": 16, "pin_steps": 5},
+                         "streams": [{"heap": "contiguous", "size": "1M"}]})");
+  EXPECT_EQ(w.pressure.leave_free_bytes, 20 * kMiB);
+  EXPECT_EQ(w.pressure.movable_bytes, 0u);
+  EXPECT_EQ(w.pressure.pin_every, 16u);
+  EXPECT_EQ(w.pressure.pin_steps, 5u);
+  auto both = parseWorkload(R"({"pressure": {"movable": "8M", "leave_free": "20M"},
+                                "streams": [{"heap": "contiguous", "size": "1M"}]})");
+  ASSERT_FALSE(both.ok());
+  EXPECT_EQ(both.code(), EINVAL);
+  EXPECT_NE(both.error().message().find("pressure.leave_free: give either movable or leave_free"), std::string::npos);
+  auto neg = parseWorkload(R"({"pressure": {"pin_every": -1}, "streams": [{"heap": "contiguous", "size": "1M"}]})");
+  ASSERT_FALSE(neg.ok());
+  EXPECT_NE(neg.error().message().find("pressure.pin_every"), std::string::npos);
+}
+
+TEST(Simulate, LeaveFreeFillsUntilThatMuchIsFree) {
+  auto board = buildBoard(smallPlan()).value();
+  const uint64_t free_pages = board->memory->stats().free_pages;
+  // The stream starts after the run: only the fill happens.
+  Workload w = parse(R"({"steps": 2, "sample_every": 1, "pressure": {"leave_free": "20M"},
+                         "streams": [{"heap": "contiguous", "size": "1M", "start": 100}]})");
+  auto r = simulate(*board, w, SimOptions{});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->samples[0].movable_pages, free_pages - 5120);
+  EXPECT_EQ(r->samples[1].movable_pages, free_pages - 5120);
+  // Everything goes back at the end.
+  EXPECT_EQ(board->memory->stats().free_pages, free_pages);
+}
+
+TEST(Simulate, PinEveryPinsTheFillUntilPinSteps) {
+  auto board = buildBoard(smallPlan()).value();
+  // 44 MiB of the 64 MiB board filled, every page of the fill pinned until step 2: the pages it
+  // borrowed at the top of the 16 MiB area make every 12 MiB candidate busy while pinned; at
+  // step 2 the pins are gone and the buffer migrates them out.
+  Workload w = parse(R"({"steps": 4, "sample_every": 1, "pressure": {"movable": "44M", "pin_every": 1, "pin_steps": 2},
+                         "streams": [{"heap": "contiguous", "size": "12M", "count": 1, "hold": 10}]})");
+  auto r = simulate(*board, w, SimOptions{});
+  ASSERT_TRUE(r.ok());
+  const AreaState& at0 = r->samples[0].areas[0];
+  EXPECT_GT(at0.borrowed_pages, 0u);
+  EXPECT_EQ(at0.pinned_pages, at0.borrowed_pages);
+  EXPECT_EQ(r->samples[2].areas[0].pinned_pages, 0u);
+  EXPECT_EQ(r->streams[0].failures, 2u);
+  EXPECT_EQ(r->streams[0].successes, 1u);
+  EXPECT_EQ(r->first_failure.step, 0u);
+  EXPECT_GT(r->streams[0].busy_candidates, 0u);
+  // pin_every 0 (the default): the same fill pins nothing and the first try succeeds.
+  auto board2 = buildBoard(smallPlan()).value();
+  Workload w2 = parse(R"({"steps": 4, "sample_every": 1, "pressure": {"movable": "44M"},
+                          "streams": [{"heap": "contiguous", "size": "12M", "count": 1, "hold": 10}]})");
+  auto r2 = simulate(*board2, w2, SimOptions{});
+  ASSERT_TRUE(r2.ok());
+  EXPECT_EQ(r2->samples[0].areas[0].pinned_pages, 0u);
+  EXPECT_EQ(r2->failures, 0u);
+}
+
+TEST(Simulate, PerCpuPagesAreTakenBeforeTheFillAndGivenBackToACmaAllocation) {
+  const char* with = R"({"steps": 1, "pressure": {"leave_free": "20M", "pcp_pages": 1024, "pcp_cma_pages": 256},
+                         "streams": [{"heap": "contiguous", "size": "1M", "start": 100}]})";
+  const char* without = R"({"steps": 1, "pressure": {"leave_free": "20M"},
+                            "streams": [{"heap": "contiguous", "size": "1M", "start": 100}]})";
+  auto board = buildBoard(smallPlan()).value();
+  const uint64_t free_pages = board->memory->stats().free_pages;
+  auto a = simulate(*board, parse(with), SimOptions{});
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(board->memory->stats().free_pages, free_pages);  // all given back at the end
+  auto b = simulate(*buildBoard(smallPlan()).value(), parse(without), SimOptions{});
+  ASSERT_TRUE(b.ok());
+  // The per-CPU pages are not free: the fill leaves 20 MiB free with them out, so it is 1024
+  // pages smaller; the rule then borrows as much of the area in both runs (256 of the pages in
+  // it being the per-CPU ones).
+  EXPECT_EQ(b->samples[0].movable_pages, free_pages - 5120);
+  EXPECT_EQ(a->samples[0].movable_pages, free_pages - 5120 - 1024);
+  EXPECT_EQ(a->samples[0].areas[0].borrowed_pages, b->samples[0].areas[0].borrowed_pages);
+
+  // The whole 16 MiB area on the per-CPU lists: a 12 MiB buffer needs no migration, the lists are
+  // given back to the buddy allocator first (alloc_contig_range drains them).
+  auto c = simulate(*buildBoard(smallPlan()).value(),
+                    parse(R"({"steps": 2, "sample_every": 1, "pressure": {"pcp_pages": 4096, "pcp_cma_pages": 4096},
+                              "streams": [{"heap": "contiguous", "size": "12M", "start": 1, "hold": 10}]})"),
+                    SimOptions{});
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->samples[0].areas[0].borrowed_pages, 4096u);
+  EXPECT_EQ(c->samples[0].areas[0].free_pageblocks, 0u);
+  EXPECT_EQ(c->failures, 0u);
+  EXPECT_EQ(c->pages_migrated, 0u);
+  EXPECT_EQ(c->samples[1].areas[0].borrowed_pages, 0u);
+  EXPECT_EQ(c->samples[1].areas[0].free_pages, 1024u);
+}
+
 TEST(Simulate, DeterministicForTheSameSeed) {
   Workload w = parse(R"({"seed": 3, "steps": 200, "pressure": {"movable": "40M", "churn": "1M", "pinned_share": 0.05, "pin_steps": 5},
                          "streams": [{"heap": "contiguous", "size": "1M", "size_max": "5M", "count": 4, "hold": 2, "hold_max": 30}]})");
