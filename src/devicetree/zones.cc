@@ -47,6 +47,19 @@ constexpr ArmDmaZoneMachine kArmDmaZoneMachines[] = {
     {"arm,realview-pba8", 256 * kMiB, false}, {"arm,realview-pbx", 256 * kMiB, false},  // mach-versatile
 };
 
+// Lays zones end to end from the first page of RAM: each ends at its limit (rounded down to a
+// page, never before the previous one), and an end inside RAM is a zone boundary.
+struct ZoneStacker {
+  ZoneLayout& out;
+  uint64_t page, start, end, at;
+  void operator()(const char* name, uint64_t limit) {
+    const uint64_t zend = std::max(limit / page * page, at);
+    out.zones.push_back(PrintedZone{name, at, zend});
+    if (zend > start && zend < end) out.boundaries.push_back(zend);
+    at = zend;
+  }
+};
+
 // The 32-bit ARM layout (arch/arm/mm/init.c zone_sizes_init, docs/kernel-behaviour.md §11.2).
 ZoneLayout armZoneLayout(const Kernel& kernel, uint64_t start, uint64_t end, uint64_t dma_zone_size) {
   ZoneLayout out;
@@ -63,13 +76,7 @@ ZoneLayout armZoneLayout(const Kernel& kernel, uint64_t start, uint64_t end, uin
   out.highmem_start = lowmem;
   const uint64_t dma_end = std::min(arm_dma_limit / page, lowmem / page) * page;
   out.dma_limit = zone_dma ? dma_end : 0;
-  uint64_t at = start / page * page;
-  const auto add = [&](const char* name, uint64_t limit) {
-    const uint64_t zend = std::max(limit / page * page, at);
-    out.zones.push_back(PrintedZone{name, at, zend});
-    if (zend > start && zend < end) out.boundaries.push_back(zend);
-    at = zend;
-  };
+  ZoneStacker add{out, page, start, end, start / page * page};
   if (zone_dma) add("DMA", dma_end);
   add("Normal", lowmem);
   if (kernel.config.highmem) add("HighMem", end);
@@ -85,13 +92,7 @@ ZoneLayout riscvZoneLayout(const Kernel& kernel, uint64_t start, uint64_t end) {
   const uint64_t dma32 = std::min(uint64_t{4} * kGiB, end / page * page);  // dma32_phys_limit
   out.cma_limit = dma32;
   out.highmem_start = end;
-  uint64_t at = start / page * page;
-  const auto add = [&](const char* name, uint64_t limit) {
-    const uint64_t zend = std::max(limit / page * page, at);
-    out.zones.push_back(PrintedZone{name, at, zend});
-    if (zend > start && zend < end) out.boundaries.push_back(zend);
-    at = zend;
-  };
+  ZoneStacker add{out, page, start, end, start / page * page};
   if (kernel.config.zone_dma32) add("DMA32", dma32);
   add("Normal", end);
   out.log.push_back("Zone ranges:");
