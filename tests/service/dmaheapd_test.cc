@@ -23,7 +23,7 @@ struct TempDir {
     char tmpl[] = "/tmp/dmaheapd-bin-XXXXXX";
     path = ::mkdtemp(tmpl);
   }
-  ~TempDir() { std::filesystem::remove_all(path); }
+  ~TempDir() { testing::removeTree(path); }
   std::string path;
 };
 

@@ -50,6 +50,19 @@ inline bool waitFor(const std::function<bool()>& done, std::chrono::seconds boun
   return done();
 }
 
+// Removes a test's directory. A keeper dmaheapd started (docs/service-restart.md) ends by
+// itself once nothing is worth keeping, which may be just when the test's last buffer closes,
+// and it removes its socket then: an entry that vanishes meanwhile is not an error, so the
+// removal is retried (up to 2 s) instead of throwing.
+inline void removeTree(const std::string& path) {
+  for (int i = 0; i < 200; ++i) {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+    if (!ec || !std::filesystem::exists(path)) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
 class ServiceProcess {
  public:
   explicit ServiceProcess(service::ServiceOptions options = {}, std::string dir = "") {

@@ -364,7 +364,7 @@ TEST(Service, RestartLeavesHandedOutBuffersValid) {
   EXPECT_EQ(p[100], 9);
   munmap(p, 64 * 1024);
   second.stop();
-  std::filesystem::remove_all(dir);
+  testing::removeTree(dir);
 }
 
 }  // namespace

@@ -446,7 +446,7 @@ TEST(KeepState, TakenBackBuffersCountTowardTheirUidsLimits) {
   }
   (*svc)->stop();
   loop.join();
-  std::filesystem::remove_all(dir);
+  testing::removeTree(dir);
 }
 
 TEST(KeepState, ABufferReleasedMeanwhileIsNotTakenBack) {
