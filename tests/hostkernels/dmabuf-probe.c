@@ -136,11 +136,13 @@ static long long heap_used(const char* dmaheap, const char* socket, const char* 
   return -1;
 }
 
-static double now(void) {
+static uint64_t now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
+
+static double now(void) { return now_ns() / 1e9; }
 
 static int refused;  // --refused: the import must fail (buffers that are not dma-bufs)
 
@@ -413,12 +415,6 @@ static int do_facts(void) {
 }
 
 // ---- costs
-static uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static int cmp_u64(const void* a, const void* b) {
   uint64_t x = *(const uint64_t*)a, y = *(const uint64_t*)b;
   return x < y ? -1 : x > y;
