@@ -17,13 +17,13 @@ function clean(s,   h) {
 function kline(s,   l, f, r) {
     s = clean(s)
     # the zones block: "Zone ranges:" then one "  NAME     [mem A-B]" or "  NAME     empty" line per
-    # zone; DMA, DMA32 and Normal are kept as "zone: NAME RANGE|empty" (Device and the like are not)
+    # zone; DMA, DMA32, Normal and HighMem are kept as "zone: NAME RANGE|empty" (Device and the like are not)
     if (s ~ /^Zone ranges:/) { zones = 1; return }
     if (zones) {
         if (s ~ /^  [A-Za-z0-9]+ +(empty|\[mem )/) {
             split(s, f, " ")
             r = s; sub(/^ +[A-Za-z0-9]+ +/, "", r)
-            if (f[1] == "DMA" || f[1] == "DMA32" || f[1] == "Normal") print "zone: " f[1] " " r
+            if (f[1] == "DMA" || f[1] == "DMA32" || f[1] == "Normal" || f[1] == "HighMem") print "zone: " f[1] " " r
             return
         }
         zones = 0

@@ -51,9 +51,9 @@ done
 . "$here/apt.sh"
 
 kernel_ids=()
-while read -r id kind what _; do
+while read -r id arch kind what _; do
     case $id in ''|'#'*) continue;; esac
-    [ "$kind" = debian ] || continue
+    [ "$kind" = debian ] && [ "$arch" = arm64 ] || continue
     if [ -n "$only_kernels" ] && [[ ",$only_kernels," != *",$id,"* ]]; then continue; fi
     kernel_ids+=("$id")
     [ $regolden = 1 ] && continue

@@ -1,15 +1,15 @@
 #!/bin/bash
-# Record what real arm64 Linux kernels do with every device-tree case in tests/dt-cases/,
-# booted under QEMU (-M virt), into tests/oracle-golden/<case>/<kernel-id>.txt.
+# Record what real Linux kernels (arm64, 32-bit ARM, riscv64) do with every device-tree case in
+# tests/dt-cases/, booted under QEMU (-M virt), into tests/oracle-golden/<case>/<kernel-id>.txt.
 #
 # usage: oracle/record.sh [-k KERNEL-ID[,KERNEL-ID...]] [-j JOBS] [--no-install] [--regolden] [CASE...]
 #   --regolden  only rewrite the golden files from the boot logs already in the work directory
 #
 # Big artifacts (packages, kernel sources and builds, boot logs) live in
 # ${ORACLE_WORK:-build/oracle}; everything there is cached, so a rerun only boots.
-# Nothing is installed system-wide except the host tools listed in need_tools (apt-get);
-# arm64 packages and the cross compiler are fetched with a private apt state and unpacked with
-# dpkg -x (oracle/apt.sh).
+# Nothing is installed system-wide except the host tools listed in need_tools (apt-get); the
+# target's packages and the cross compilers are fetched with a private apt state and unpacked with
+# dpkg -x (oracle/apt.sh). Architectures: oracle/README.md, "Architectures".
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
@@ -40,7 +40,8 @@ say() { echo "[oracle +$(( $(date +%s) - t0 ))s] $*" >&2; }
 # ---------------------------------------------------------------- host tools
 need_tools() {
     local missing=() p
-    for p in qemu-system-arm make flex bison bc libssl-dev libelf-dev device-tree-compiler cpio xz-utils; do
+    for p in qemu-system-arm qemu-system-misc make flex bison bc libssl-dev libelf-dev device-tree-compiler \
+             cpio xz-utils python3; do
         dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
     done
     [ ${#missing[@]} = 0 ] && return
@@ -55,15 +56,37 @@ need_tools() {
 # shellcheck source=oracle/apt.sh
 . "$here/apt.sh"
 
+# ---------------------------------------------------------------- architectures
+# arch_vars ARCH: the QEMU command, console, cross compiler and Debian architecture of ARCH.
+# riscv64 boots through OpenSBI (QEMU's -bios default), which edits the tree before the kernel
+# sees it; the board file of a riscv64 case is therefore the tree the kernel reported (make_board
+# and board_from_boot below).
+arch_vars() {
+    case $1 in
+    arm64)   qemu_arch=(qemu-system-aarch64 -M virt -cpu cortex-a57) console=ttyAMA0
+             triplet=aarch64-linux-gnu debarch=arm64;;
+    arm)     qemu_arch=(qemu-system-arm -M virt -cpu cortex-a15) console=ttyAMA0
+             triplet=arm-linux-gnueabihf debarch=armhf;;
+    riscv64) qemu_arch=(qemu-system-riscv64 -M virt -bios default) console=ttyS0
+             triplet=riscv64-linux-gnu debarch=riscv64;;
+    *) echo "record.sh: unknown architecture $1" >&2; exit 2;;
+    esac
+    qemu_base=("${qemu_arch[@]}" -smp 1 -nographic -no-reboot -nic none)
+    base_cmdline="console=$console earlycon panic=-1"
+}
+
 # ---------------------------------------------------------------- kernels
-# kernels.list: ID build linux-source-X=VER FRAGMENTS... | ID debian SUITE
+# kernels.list: ID ARCH build linux-source-X=VER FRAGMENTS... | ID ARCH debian SUITE[/FLAVOUR]
 kernel_ids=()
+archs=()
 prepare_kernels() {
-    local id kind what frags
+    local id arch kind what frags
     mkdir -p "$golden_dir/kernels"
-    while read -r id kind what frags; do
+    while read -r id arch kind what frags; do
         case $id in ''|'#'*) continue;; esac
         if [ -n "$only_kernels" ] && [[ ",$only_kernels," != *",$id,"* ]]; then continue; fi
+        arch_vars "$arch"
+        cross_toolchain "$triplet" "$debarch"
         local dest=$work/kernels/$id
         if [ "$kind" = build ]; then
             local ver=${what#linux-source-}; ver=${ver%%=*}
@@ -77,31 +100,36 @@ prepare_kernels() {
                 rm -rf "$work/x-$ver"
             fi
             # shellcheck disable=SC2086
-            say "$(ORACLE_WORK=$work "$here/build-kernel.sh" "$id" "$src" $frags | tail -1)"
+            say "$(ORACLE_WORK=$work "$here/build-kernel.sh" "$id" "$arch" "$src" $frags | tail -1)"
         else
-            debian_kernel "$id" "$what"
+            local suite=${what%%/*} flavour=$debarch
+            [ "$suite" = "$what" ] || flavour=${what#*/}
+            debian_kernel "$id" "$suite" "$debarch" "$flavour"
         fi
+        echo "$arch" > "$dest/arch"
         cp "$dest/config" "$golden_dir/kernels/$id.config"
-        sed -n 's/^# Linux\/arm64 \([0-9]*\.[0-9]*\).*/\1/p' "$dest/config" | head -1 > "$golden_dir/kernels/$id.version"
+        sed -n 's/^# Linux\/[a-z0-9_]* \([0-9]*\.[0-9]*\).*/\1/p' "$dest/config" | head -1 > "$golden_dir/kernels/$id.version"
         kernel_ids+=("$id")
+        [[ " ${archs[*]} " == *" $arch "* ]] || archs+=("$arch")
     done < "$here/kernels.list"
 }
 
 # ---------------------------------------------------------------- initramfs
-initrd=$work/initrd.cpio
-prepare_initrd() {
-    local bb hash stage
+# one per architecture: $work/initrd-ARCH.cpio (busybox-static of that architecture, heaptest)
+prepare_initrd() { # ARCH
+    local bb hash stage initrd=$work/initrd-$1.cpio
+    arch_vars "$1"
     hash=$(cat "$here/initramfs/init" "$here/heaptest.c" | sha256sum | cut -c1-16)
     if [ -f "$initrd" ] && [ "$(cat "$initrd.hash" 2>/dev/null)" = "$hash" ]; then return; fi
-    say "building heaptest and the initramfs"
-    bb=$(fetch_deb "busybox-static:arm64")
-    stage=$work/initramfs
+    say "building heaptest and the initramfs for $1"
+    bb=$(fetch_deb "busybox-static:$debarch")
+    stage=$work/initramfs-$1
     rm -rf "$stage" "$work/x-busybox"; mkdir -p "$stage/bin" "$stage/dev" "$work/x-busybox"
     dpkg -x "$bb" "$work/x-busybox"
     cp "$(find "$work/x-busybox" -name busybox -type f -perm -u+x | head -1)" "$stage/bin/busybox"
     rm -rf "$work/x-busybox"
-    aarch64-linux-gnu-gcc -static -O2 -Wall -o "$stage/heaptest" "$here/heaptest.c"
-    aarch64-linux-gnu-strip "$stage/heaptest"
+    "$triplet-gcc" -static -O2 -Wall -o "$stage/heaptest" "$here/heaptest.c"
+    "$triplet-strip" "$stage/heaptest"
     cp "$here/initramfs/init" "$stage/init"
     chmod 755 "$stage/init" "$stage/heaptest" "$stage/bin/busybox"
     mknod -m 600 "$stage/dev/console" c 5 1
@@ -110,20 +138,41 @@ prepare_initrd() {
 }
 
 # ---------------------------------------------------------------- device trees
-qemu_base=(qemu-system-aarch64 -M virt -cpu cortex-a57 -smp 1 -nographic -no-reboot -nic none)
-base_cmdline="console=ttyAMA0 earlycon panic=-1"
-
-case_conf() { # case -> sets MEM CMDLINE
-    MEM=1024 CMDLINE=
+# case_conf CASE ARCH -> sets MEM CMDLINE ARCHS (qemu.conf; ARCHS: where the case is recorded,
+# default all three). RAM starts at 0x40000000 on arm64's and arm's virt machines and at
+# 0x80000000 on riscv64's: for riscv64 a case's addresses below 0x80000000 are moved up by
+# 0x40000000 (oracle/rebase.py), in the tree and in a cma=SIZE@BASE, unless the case gives its
+# own fragment-riscv64.dtsi and CMDLINE_riscv64.
+case_conf() {
+    MEM=1024 CMDLINE= ARCHS="arm64 arm riscv64"
+    local v
     # shellcheck disable=SC1090
     [ -f "$cases_dir/$1/qemu.conf" ] && . "$cases_dir/$1/qemu.conf"
+    if [ "${2:-arm64}" = riscv64 ]; then
+        v=CMDLINE_riscv64
+        if [ -n "${!v+x}" ]; then CMDLINE=${!v}; else CMDLINE=$(echo "$CMDLINE" | python3 "$here/rebase.py" cmdline); fi
+    fi
     return 0
 }
+case_on() { case_conf "$1" "$2"; [[ " $ARCHS " == *" $2 "* ]]; } # CASE ARCH: recorded there?
 
-virt_dts() { # MEM -> path of QEMU's own virt tree as dts
-    local mem=$1 out=$work/virt/virt-$1
+case_fragment() { # CASE ARCH -> the fragment for ARCH on stdout (empty without one)
+    local dir=$cases_dir/$1
+    if [ -f "$dir/fragment-$2.dtsi" ]; then cat "$dir/fragment-$2.dtsi"
+    elif [ -f "$dir/fragment.dtsi" ]; then
+        if [ "$2" = riscv64 ]; then python3 "$here/rebase.py" dts < "$dir/fragment.dtsi"; else cat "$dir/fragment.dtsi"; fi
+    fi
+}
+
+board_file() { # CASE ARCH -> the committed board tree (arm64's keeps its old name)
+    if [ "$2" = arm64 ]; then echo "$cases_dir/$1/board.dts"; else echo "$cases_dir/$1/board-$2.dts"; fi
+}
+
+virt_dts() { # ARCH MEM -> path of QEMU's own virt tree as dts
+    local mem=$2 out=$work/virt/$1/virt-$2
+    arch_vars "$1"
     if [ ! -f "$out.dts" ]; then
-        mkdir -p "$work/virt"
+        mkdir -p "$work/virt/$1"
         "${qemu_base[@]}" -m "$mem" -M virt,dumpdtb="$out.dtb" >/dev/null 2>&1
         # QEMU puts fresh random kaslr-seed and rng-seed values in every dump: drop them, so the
         # boards are reproducible (and KASLR stays off: physical placement does not depend on it)
@@ -134,34 +183,69 @@ virt_dts() { # MEM -> path of QEMU's own virt tree as dts
 
 # board.dts = QEMU's virt tree for MEM (or the case's tree.dts) + fragment.dtsi + /chosen bootargs
 # exactly as QEMU passes them; /memreserve/ lines of the fragment go to the top.
-make_board() {
-    local c=$1 dir=$cases_dir/$1 src tmp
-    case_conf "$c"
-    tmp=$work/boards/$c; mkdir -p "$tmp"
-    if [ -f "$dir/tree.dts" ]; then src=$dir/tree.dts; else src=$(virt_dts "$MEM"); fi
+make_board() { # CASE ARCH
+    local c=$1 a=$2 dir=$cases_dir/$1 src tmp frag
+    case_conf "$c" "$a"
+    arch_vars "$a"
+    tmp=$work/boards/$a/$c; mkdir -p "$tmp"
+    if [ -f "$dir/tree.dts" ]; then src=$dir/tree.dts; else src=$(virt_dts "$a" "$MEM"); fi
+    frag=$tmp/fragment.dtsi
+    case_fragment "$c" "$a" > "$frag"
     {
         echo "/dts-v1/;"
-        [ -f "$dir/fragment.dtsi" ] && grep '^/memreserve/' "$dir/fragment.dtsi" || true
+        grep '^/memreserve/' "$frag" || true
         grep -v '^/dts-v1/;' "$src"
-        [ -f "$dir/fragment.dtsi" ] && grep -v '^/memreserve/' "$dir/fragment.dtsi" || true
+        grep -v '^/memreserve/' "$frag" || true
         printf '\n/ {\n\tchosen {\n\t\tbootargs = "%s";\n\t};\n};\n' "$base_cmdline${CMDLINE:+ $CMDLINE}"
     } > "$tmp/merged.dts"
     dtc -q -I dts -O dtb -o "$tmp/board.dtb" "$tmp/merged.dts"
+    # riscv64's board file is written from the boot (board_from_boot)
+    [ "$a" = riscv64 ] && return
     {
-        echo "// Generated by oracle/record.sh from QEMU's virt tree (-m $MEM) and fragment.dtsi; do not edit."
+        echo "// Generated by oracle/record.sh from QEMU's $a virt tree (-m $MEM) and the case's fragment; do not edit."
         dtc -q -I dtb -O dts "$tmp/board.dtb"
-    } > "$dir/board.dts"
+    } > "$(board_file "$c" "$a")"
+}
+
+# riscv64: the tree OpenSBI handed the kernel, as the guest printed /sys/firmware/fdt (base64,
+# section "=== fdt" of the boot log), without what changes from boot to boot (the initrd's place,
+# random seeds). Taken from the first kernel in kernels.list order that printed it; another
+# kernel's copy that differs is reported.
+board_from_boot() { # CASE
+    local c=$1 k log first= tmp=$work/boards/riscv64/$1 dts
+    for k in "${kernel_ids[@]}"; do
+        [ "$(cat "$work/kernels/$k/arch")" = riscv64 ] || continue
+        log=$work/runs/$c/$k.log
+        [ -f "$log" ] || continue
+        dts=$tmp/seen-$k.dts
+        sed -e 's/\r$//' "$log" | awk '$0 == "=== fdt" {on = 1; next} /^=== / {on = 0} on' | base64 -d 2>/dev/null > "$tmp/seen-$k.dtb" || true
+        [ -s "$tmp/seen-$k.dtb" ] || continue
+        dtc -q -I dtb -O dts "$tmp/seen-$k.dtb" |
+            grep -Ev '^[[:space:]]*(linux,initrd-start|linux,initrd-end|kaslr-seed|rng-seed) = ' > "$dts"
+        if [ -z "$first" ]; then
+            first=$k
+            {
+                echo "// Generated by oracle/record.sh: the tree the riscv64 kernel $k was given by OpenSBI (QEMU's virt tree for -m $MEM and the case's fragment, then OpenSBI's edits), read back from /sys/firmware/fdt; do not edit."
+                cat "$dts"
+            } > "$(board_file "$c" riscv64)"
+        elif ! cmp -s "$dts" "$tmp/seen-$first.dts"; then
+            say "WARNING: $c: the tree $k was given differs from $first's"
+        fi
+    done
+    [ -n "$first" ] || say "WARNING: $c: no riscv64 boot printed its tree; no board-riscv64.dts"
 }
 
 # ---------------------------------------------------------------- boot one case on one kernel
 boot_one() { # case kernel-id
-    local c=$1 k=$2 log out
-    case_conf "$c"
+    local c=$1 k=$2 log out a
+    a=$(cat "$work/kernels/$k/arch")
+    case_conf "$c" "$a"
+    arch_vars "$a"
     out=$work/runs/$c; mkdir -p "$out" "$golden_dir/$c"
     log=$out/$k.log
     local rc=0
     timeout "${ORACLE_TIMEOUT:-90}" nice -n 10 "${qemu_base[@]}" -m "$MEM" \
-        -kernel "$work/kernels/$k/Image" -initrd "$initrd" -dtb "$work/boards/$c/board.dtb" \
+        -kernel "$work/kernels/$k/Image" -initrd "$work/initrd-$a.cpio" -dtb "$work/boards/$a/$c/board.dtb" \
         -append "$base_cmdline${CMDLINE:+ $CMDLINE}" </dev/null >"$log" 2>&1 || rc=$?
     echo "qemu-exit: $rc" >> "$log"
     "$here/golden.sh" < "$log" > "$golden_dir/$c/$k.txt"
@@ -183,27 +267,32 @@ if [ $regolden = 1 ]; then
     exit 0
 fi
 need_tools
-cross_toolchain aarch64-linux-gnu arm64
 prepare_kernels
-prepare_initrd
+for a in "${archs[@]}"; do prepare_initrd "$a"; done
 cases=()
 if [ ${#only_cases[@]} -gt 0 ]; then cases=("${only_cases[@]}"); else
     for d in "$cases_dir"/*/; do d=${d%/}; [ -f "$d/fragment.dtsi" ] || [ -f "$d/tree.dts" ] && cases+=("${d##*/}"); done
 fi
-say "generating ${#cases[@]} board trees"
-for c in "${cases[@]}"; do make_board "$c"; done
-say "booting ${#cases[@]} cases x ${#kernel_ids[@]} kernels (${jobs} at a time)"
-export -f boot_one case_conf
-export work golden_dir cases_dir here base_cmdline initrd
-export qemu_base_s="${qemu_base[*]}"
+say "generating the board trees of ${#cases[@]} cases for ${archs[*]}"
+runs=()
+for c in "${cases[@]}"; do
+    for a in "${archs[@]}"; do case_on "$c" "$a" && make_board "$c" "$a"; done
+    for k in "${kernel_ids[@]}"; do case_on "$c" "$(cat "$work/kernels/$k/arch")" && runs+=("$c $k"); done
+done
+say "booting ${#runs[@]} case/kernel pairs (${jobs} at a time)"
+export -f boot_one case_conf arch_vars
+export work golden_dir cases_dir here
 # Stopping record.sh stops its boots too: without this the xargs workers outlive it and go on
 # writing golden files (a boot already running finishes under its own timeout, but nothing is
 # written from it: the worker that would write is gone). The pipeline runs in the background so
 # that the trap runs at once (bash defers traps while a foreground command runs).
 trap 'trap - INT TERM; kill 0' INT TERM
-for c in "${cases[@]}"; do for k in "${kernel_ids[@]}"; do echo "$c $k"; done; done |
-    xargs -P "$jobs" -L 1 bash -c 'qemu_base=($qemu_base_s); boot_one "$0" "$1"' |
+printf '%s\n' "${runs[@]}" |
+    xargs -P "$jobs" -L 1 bash -c 'boot_one "$0" "$1"' |
     tee "$work/last-run.txt" | awk '{n++} $0 !~ /booted$/ {print} END {print n " runs done"}' &
 wait $!
 trap - INT TERM
+if [[ " ${archs[*]} " == *" riscv64 "* ]]; then
+    for c in "${cases[@]}"; do case_on "$c" riscv64 && board_from_boot "$c"; done
+fi
 say "done: $(grep -c 'booted$' "$work/last-run.txt") booted, $(grep -c 'panic$' "$work/last-run.txt") panicked, $(grep -c 'timeout$' "$work/last-run.txt") timed out"

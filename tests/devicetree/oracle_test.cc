@@ -1,5 +1,6 @@
-// Replays every recorded real-kernel boot (tests/dt-cases/<case>/board.dts against
-// tests/oracle-golden/<case>/<kernel-id>.txt) through the device-tree rules and compares what the
+// Replays every recorded real-kernel boot (tests/dt-cases/<case>/board.dts, or board-<arch>.dts
+// for a 32-bit ARM or riscv64 kernel, against tests/oracle-golden/<case>/<kernel-id>.txt) through
+// the device-tree rules and compares what the
 // golden file records: the kernel log lines about reserved memory and CMA (addresses of the
 // Kconfig default area masked: QEMU's boot allocations at the top of RAM move it), crash or boot,
 // the WARN/Oops/panic lines, CmaTotal, and the /dev/dma_heap listing.
@@ -8,6 +9,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <regex>
 #include <sstream>
 
@@ -109,15 +111,23 @@ Kernel kernelFor(const std::string& id) {
   Kernel k;
   k.version = KernelVersion::parse(trim(readAll(kGolden / "kernels" / (id + ".version")))).value();
   k.config = KernelConfig::fromFile((kGolden / "kernels" / (id + ".config")).string()).value();
+  if (k.config.arch) {
+    k.arch = *k.config.arch;
+    k.arch_origin = ArchOrigin::kConfig;
+  }
   return k;
+}
+
+// The tree a case was booted with on the kernel's architecture (oracle/README.md, "Architectures").
+fs::path boardFor(const fs::path& case_dir, Arch arch) {
+  return case_dir / (arch == Arch::kArm64 ? std::string("board.dts") : std::string("board-") + str(arch) + ".dts");
 }
 
 TEST(OracleReplay, EveryRecordedBootMatches) {
   if (!fs::exists(kCases) || !fs::exists(kGolden / "kernels")) GTEST_SKIP() << "no oracle recordings";
   int compared = 0;
   for (const auto& dir : fs::directory_iterator(kCases)) {
-    const fs::path dts = dir.path() / "board.dts";
-    if (!fs::exists(dts)) continue;
+    if (!fs::exists(dir.path() / "fragment.dtsi") && !fs::exists(dir.path() / "board.dts")) continue;
     const std::string name = dir.path().filename().string();
     if (!fs::exists(kGolden / name)) continue;  // a case generated but not recorded yet
     for (const auto& gf : fs::directory_iterator(kGolden / name)) {
@@ -127,6 +137,8 @@ TEST(OracleReplay, EveryRecordedBootMatches) {
       SCOPED_TRACE(name + " on " + id);
       const Golden g = parseGolden(gf.path());
       const Kernel kernel = kernelFor(id);
+      const fs::path dts = boardFor(dir.path(), kernel.arch);
+      ASSERT_TRUE(fs::exists(dts)) << dts << " is missing: oracle/record.sh writes it with the golden file";
       auto plan = planFromFile(dts.string(), kernel, "");
       ASSERT_TRUE(plan.ok()) << plan.error().message();
       std::vector<std::string> ours;
@@ -187,6 +199,23 @@ TEST(OracleReplay, EveryRecordedBootMatches) {
   }
   EXPECT_GT(compared, 0);
   std::printf("compared %d recorded boots\n", compared);
+}
+
+// Every architecture has recorded boots: a golden directory lost in a merge would otherwise
+// leave its replay silently empty.
+TEST(OracleReplay, EveryArchitectureIsRecorded) {
+  if (!fs::exists(kGolden / "kernels")) GTEST_SKIP() << "no oracle recordings";
+  std::map<std::string, int> boots;
+  for (const auto& dir : fs::directory_iterator(kCases)) {
+    const fs::path golden = kGolden / dir.path().filename();
+    if (!fs::exists(golden)) continue;
+    for (const auto& gf : fs::directory_iterator(golden)) {
+      const std::string id = gf.path().stem().string();
+      if (gf.path().extension() != ".txt" || !fs::exists(kGolden / "kernels" / (id + ".version"))) continue;
+      boots[str(kernelFor(id).arch)]++;
+    }
+  }
+  for (const char* arch : {"arm64", "arm", "riscv64"}) EXPECT_GT(boots[arch], 0) << arch;
 }
 
 }  // namespace
