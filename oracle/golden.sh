@@ -29,10 +29,15 @@ function kline(s,   l, f, r) {
         zones = 0
     }
     if (s ~ /^WARNING: /) { print "warn: " s; splat = 1; return }
+    # 32-bit ARM warns "BUG: not creating mapping for ..." (pr_warn in create_mapping) for a
+    # reserved range outside RAM: a log line, not an oops
+    if (s ~ /^BUG: not creating mapping/) return
     if (s ~ /Unable to handle kernel|^Internal error: |^BUG: |kernel BUG at/) {
         print "oops: " s; want_pc = 1; splat = 1; return
     }
     if (want_pc && s ~ /^pc : /) { sub(/^pc : /, "", s); print "oops-pc: " s; want_pc = 0; return }
+    # 32-bit ARM names the function in "PC is at FUNC+OFF/SIZE" (its "pc :" line has addresses only)
+    if (want_pc && s ~ /^PC is at /) { sub(/^PC is at /, "", s); print "oops-pc: " s; want_pc = 0; return }
     if (s ~ /^Kernel panic - not syncing/) { if (!panicked) print "panic: " s; panicked = 1; splat = 1; return }
     # the rest of a splat (registers, call trace) is not kept
     if (s ~ /---\[ end trace/) { splat = 0; return }

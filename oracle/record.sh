@@ -142,7 +142,7 @@ prepare_initrd() { # ARCH
 # default all three). RAM starts at 0x40000000 on arm64's and arm's virt machines and at
 # 0x80000000 on riscv64's: for riscv64 a case's addresses below 0x80000000 are moved up by
 # 0x40000000 (oracle/rebase.py), in the tree and in a cma=SIZE@BASE, unless the case gives its
-# own fragment-riscv64.dtsi and CMDLINE_riscv64.
+# own fragment-riscv64.dtsi, CMDLINE_riscv64 and MEM_riscv64 (oracle/README.md, "Architectures").
 case_conf() {
     MEM=1024 CMDLINE= ARCHS="arm64 arm riscv64"
     local v
@@ -151,6 +151,8 @@ case_conf() {
     if [ "${2:-arm64}" = riscv64 ]; then
         v=CMDLINE_riscv64
         if [ -n "${!v+x}" ]; then CMDLINE=${!v}; else CMDLINE=$(echo "$CMDLINE" | python3 "$here/rebase.py" cmdline); fi
+        v=MEM_riscv64
+        [ -z "${!v:-}" ] || MEM=${!v}
     fi
     return 0
 }
@@ -209,8 +211,9 @@ make_board() { # CASE ARCH
 
 # riscv64: the tree OpenSBI handed the kernel, as the guest printed /sys/firmware/fdt (base64,
 # section "=== fdt" of the boot log), without what changes from boot to boot (the initrd's place,
-# random seeds). Taken from the first kernel in kernels.list order that printed it; another
-# kernel's copy that differs is reported.
+# random seeds). Taken from the first kernel in kernels.list order that printed a tree that
+# parses (Debian's riscv64 kernel comes first: it has no CMA, so nothing hands the blob's memory
+# to the page allocator before init reads it); another kernel's copy that differs is reported.
 board_from_boot() { # CASE
     local c=$1 k log first= tmp=$work/boards/riscv64/$1 dts
     for k in "${kernel_ids[@]}"; do
@@ -220,8 +223,10 @@ board_from_boot() { # CASE
         dts=$tmp/seen-$k.dts
         sed -e 's/\r$//' "$log" | awk '$0 == "=== fdt" {on = 1; next} /^=== / {on = 0} on' | base64 -d 2>/dev/null > "$tmp/seen-$k.dtb" || true
         [ -s "$tmp/seen-$k.dtb" ] || continue
-        dtc -q -I dtb -O dts "$tmp/seen-$k.dtb" |
-            grep -Ev '^[[:space:]]*(linux,initrd-start|linux,initrd-end|kaslr-seed|rng-seed) = ' > "$dts"
+        # a copy that no longer parses was overwritten after boot (a CMA area over the blob:
+        # docs/kernel-behaviour.md §11.4): another kernel's copy serves
+        dtc -q -I dtb -O dts "$tmp/seen-$k.dtb" > "$dts.raw" 2>/dev/null || { say "$c: $k's copy of the tree does not parse"; continue; }
+        grep -Ev '^[[:space:]]*(linux,initrd-start|linux,initrd-end|kaslr-seed|rng-seed) = ' "$dts.raw" > "$dts" || true
         if [ -z "$first" ]; then
             first=$k
             {
@@ -264,6 +269,15 @@ if [ $regolden = 1 ]; then
         n=$((n + 1))
     done
     say "rewrote $n golden files from boot logs"
+    while read -r id arch _; do
+        case $id in ''|'#'*) continue;; esac
+        [ -f "$work/kernels/$id/arch" ] && kernel_ids+=("$id")
+    done < "$here/kernels.list"
+    for d in "$work"/runs/*/; do
+        c=$(basename "$d")
+        if [ ${#only_cases[@]} -gt 0 ] && [[ " ${only_cases[*]} " != *" $c "* ]]; then continue; fi
+        ls "$d"/*.log >/dev/null 2>&1 && case_on "$c" riscv64 && [ -d "$work/boards/riscv64/$c" ] && board_from_boot "$c"
+    done
     exit 0
 fi
 need_tools

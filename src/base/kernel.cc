@@ -156,6 +156,7 @@ Result<KernelConfig> KernelConfig::fromText(std::string_view text) {
   c.highmem = false;
   bool dma_cma = false;
   bool has_cma = false;
+  bool zone_dma_named = false;  // the .config says CONFIG_ZONE_DMA=y or "is not set"
   int line_no = 0;
   size_t pos = 0;
   while (pos <= text.size()) {
@@ -164,8 +165,12 @@ Result<KernelConfig> KernelConfig::fromText(std::string_view text) {
     std::string_view line = text.substr(pos, nl - pos);
     pos = nl + 1;
     ++line_no;
-    // ZONE_DMA/ZONE_DMA32 default to y and are visible only with EXPERT: absent means built.
-    if (line == "# CONFIG_ZONE_DMA is not set") c.zone_dma = false;
+    // ZONE_DMA/ZONE_DMA32 default to y on arm64 and are visible only with EXPERT: absent means built
+    // there (32-bit ARM: see the end).
+    if (line == "# CONFIG_ZONE_DMA is not set") {
+      c.zone_dma = false;
+      zone_dma_named = true;
+    }
     if (line == "# CONFIG_ZONE_DMA32 is not set") c.zone_dma32 = false;
     if (line.empty() || line[0] == '#') continue;
     if (line.substr(0, 7) != "CONFIG_") continue;
@@ -206,7 +211,10 @@ Result<KernelConfig> KernelConfig::fromText(std::string_view text) {
     else if (key == "DMABUF_HEAPS_CMA") c.cma_heap = yes;
     else if (key == "DMABUF_HEAPS_CMA_LEGACY") c.cma_heap_legacy = yes;
     else if (key == "DMA_RESTRICTED_POOL") c.restricted_dma_pool = yes;
-    else if (key == "ZONE_DMA") c.zone_dma = yes;
+    else if (key == "ZONE_DMA") {
+      c.zone_dma = yes;
+      zone_dma_named = true;
+    }
     else if (key == "ZONE_DMA32") c.zone_dma32 = yes;
     else if (key == "ARM_LPAE") c.arm_lpae = yes;
     else if (key == "HIGHMEM") c.highmem = yes;
@@ -248,6 +256,10 @@ Result<KernelConfig> KernelConfig::fromText(std::string_view text) {
     }
   }
   c.cma = has_cma && dma_cma;
+  // On 32-bit ARM ZONE_DMA has no prompt and defaults to n (mm/Kconfig: "default y if ARM64 ||
+  // X86"); only platforms select it. A 32-bit ARM .config that does not name it was built
+  // without it (docs/kernel-behaviour.md §11.2).
+  if (c.arch == Arch::kArm && !zone_dma_named) c.zone_dma = false;
   return c;
 }
 
@@ -362,6 +374,8 @@ constexpr KernelRuleInfo kRules[] = {
     {KernelRule::kArmRmemLateAfterDefaultCma, "arm-rmem-late-after-default-cma", R(6, 12), kNone, true, kArmOnly,
      "32-bit ARM: the late phase of the split scan (static regions, §5.7) runs after arm_memblock_init "
      "reserved the default CMA area, so a static linux,cma-default node does not stop it (§11.2)"},
+    {KernelRule::kArmCmaPastRamCrash, "arm-cma-past-ram-crash", R(6, 1), R(6, 12), false, kArmOnly,
+     "32-bit ARM as recorded (armmp 6.1, 6.12): an area outside RAM WARNs twice and Oopses in set_pfnblock_flags_mask; one straddling the end WARNs once and floods \"Bad page state\" without a panic (§11.5)"},
 };
 static_assert(std::size(kRules) == static_cast<size_t>(KernelRule::kCount), "one row per KernelRule");
 

@@ -94,7 +94,7 @@ struct KernelConfig {
   bool cma_heap_legacy = true;     // CONFIG_DMABUF_HEAPS_CMA_LEGACY (6.17-6.18, default y)
   bool restricted_dma_pool = true; // CONFIG_DMA_RESTRICTED_POOL
   bool numa = true;                // CONFIG_NUMA (only changes the CMA_AREAS default)
-  bool zone_dma = true;            // CONFIG_ZONE_DMA (arm64 from 5.5; off only when "is not set")
+  bool zone_dma = true;            // CONFIG_ZONE_DMA (arm64 from 5.5; off only when "is not set", and on 32-bit ARM when a .config with CONFIG_ARM=y does not name it)
   bool zone_dma32 = true;          // CONFIG_ZONE_DMA32 (off only when "is not set")
   // The largest buddy order, MAX_ORDER-1 before 6.4 and MAX_PAGE_ORDER after (10 by default on
   // all three architectures; 32-bit ARM with SOC_AM33XX: 11). From CONFIG_ARCH_FORCE_MAX_ORDER
@@ -222,6 +222,7 @@ enum class KernelRule {
   kArmZonesLowHigh,               // 32-bit ARM: ZONE_DMA (machine's dma_zone_size), Normal = lowmem, HighMem
   kRiscvZoneDma32,                // riscv64: ZONE_DMA32 below min(4 GiB, end of RAM), the CMA limit too
   kArmRmemLateAfterDefaultCma,    // 32-bit ARM: the late (static) reserved-memory phase follows the default CMA area
+  kArmCmaPastRamCrash,            // 32-bit ARM: how a CMA area outside RAM ends the boot (two WARNs, Bad page state)
   kCount
 };
 

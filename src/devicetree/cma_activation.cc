@@ -10,7 +10,24 @@ void CmaActivation::crash(CmaArea& a, bool partly) {
   // Observed (oracle): wholly outside RAM WARNs on 6.1 (mm/cma.c:110), 6.12 (:106) and 7.2
   // (cma_validate_zones, :129); straddling the end of RAM WARNs in the pfn loop up to 6.14
   // (6.1 :113, 6.12 :109) and not after the 6.15 multi-range rework.
-  const bool warn = !partly || !has(KernelRule::kCmaMultiRange);
+  const bool warn = !partly || !has(KernelRule::kCmaMultiRange) || has(KernelRule::kArmCmaPastRamCrash);
+  if (has(KernelRule::kArmCmaPastRamCrash)) {
+    armCrashLines(partly, a.base, logs);
+  } else {
+    arm64CrashLines(partly, warn, a.base, logs);
+  }
+  const std::string node = a.path.empty() ? "/chosen" : a.path;
+  for (auto& r : plan_.regions)
+    if (r.path == a.path && !a.path.empty()) r.outcome = RegionOutcome::kCrashed;
+  record(DiagEvent::kCmaOutsideMemory, node,
+         {{"name", a.name},
+          {"range", logRange(a.base, a.size)},
+          {"partly", partly ? "1" : ""},
+          {"warn", warn ? "1" : ""}},
+         logs);
+}
+
+void CmaActivation::arm64CrashLines(bool partly, bool warn, uint64_t base, std::vector<std::string>& logs) {
   std::string line_no;
   if (has(KernelRule::kCmaWarnRelease6_1)) line_no = partly ? ":113" : ":110";
   if (has(KernelRule::kCmaWarnRelease6_12)) line_no = partly ? ":109" : ":106";
@@ -24,21 +41,35 @@ void CmaActivation::crash(CmaArea& a, bool partly) {
     }
   }
   logs.push_back(log("Unable to handle kernel paging request at virtual address <vmemmap of pfn " +
-                     logHex(a.base / k_.pageSize()) + ">"));
+                     logHex(base / k_.pageSize()) + ">"));
   const bool esr6 = partly || has(KernelRule::kCmaWarnRelease6_1);
   logs.push_back(log(std::string("Internal error: Oops: ") + (esr6 ? "0000000096000006" : "0000000096000005") +
                      (has(KernelRule::kWarnFormat7) ? " [#1]  SMP" : " [#1] SMP")));
   logs.push_back(log(std::string("pc : ") + (has(KernelRule::kCmaMultiRange) ? "init_cma_reserved_pageblock" : "cma_init_reserved_areas")));
   logs.push_back(log("Kernel panic - not syncing: Attempted to kill init! exitcode=0x0000000b"));
-  const std::string node = a.path.empty() ? "/chosen" : a.path;
-  for (auto& r : plan_.regions)
-    if (r.path == a.path && !a.path.empty()) r.outcome = RegionOutcome::kCrashed;
-  record(DiagEvent::kCmaOutsideMemory, node,
-         {{"name", a.name},
-          {"range", logRange(a.base, a.size)},
-          {"partly", partly ? "1" : ""},
-          {"warn", warn ? "1" : ""}},
-         logs);
+}
+
+// 32-bit ARM as recorded on Debian's armmp 6.1 and 6.12 (docs/kernel-behaviour.md §11.5): wholly
+// outside RAM, both WARNs of the activation loop fire (the base pfn's and the next pfn's) and the
+// Oops is in set_pfnblock_flags_mask; straddling the end, the loop's WARN fires once and every
+// page past the end is then freed into the buddy allocator, each with a "Bad page state" report,
+// so the boot does not finish (no panic: the oracle's boots time out). Both are a lost boot.
+void CmaActivation::armCrashLines(bool partly, uint64_t base, std::vector<std::string>& logs) {
+  const bool v61 = has(KernelRule::kCmaWarnRelease6_1);
+  const auto warn = [&](const char* line_no) {
+    logs.push_back(log(std::string("WARNING: CPU: 0 PID: 1 at mm/cma.c") + line_no + " cma_init_reserved_areas"));
+  };
+  if (!partly) warn(v61 ? ":110" : ":106");
+  warn(v61 ? ":113" : ":109");
+  if (partly) {
+    logs.push_back(log("BUG: Bad page state in process swapper/0  pfn:" + logHex(mb_.endOfDram() / k_.pageSize()).substr(2)));
+    return;
+  }
+  logs.push_back(log("Unable to handle kernel paging request at virtual address <memmap of pfn " +
+                     logHex(base / k_.pageSize()) + "> when read"));
+  logs.push_back(log("Internal error: Oops: <esr> [#1] SMP ARM"));
+  logs.push_back(log("pc : set_pfnblock_flags_mask"));
+  logs.push_back(log("Kernel panic - not syncing: Attempted to kill init! exitcode=0x0000000b"));
 }
 
 void CmaActivation::activateAreas() {

@@ -33,11 +33,11 @@ bool ReservedMemoryScan::checkRoot(int node) const {
   return cellsEq("#size-cells", size_cells_) && cellsEq("#address-cells", addr_cells_) && fdt_->has(node, "ranges");
 }
 
-void ReservedMemoryScan::badContainer(int node, bool twice) {
-  std::vector<std::string> logs{log(std::string(scanPrefix()) + "Reserved memory: unsupported node format, ignoring")};
-  if (twice) logs.push_back(log(std::string(kOfRmem) + "Reserved memory: unsupported node format, ignoring"));
+void ReservedMemoryScan::badContainer(int node) {
+  const std::string line = log(std::string(scanPrefix()) + "Reserved memory: unsupported node format, ignoring");
   record(DiagEvent::kContainerBadFormat, fdt_->path(node),
-         {{"ac", std::to_string(addr_cells_)}, {"sc", std::to_string(size_cells_)}}, logs);
+         {{"ac", std::to_string(addr_cells_)}, {"sc", std::to_string(size_cells_)}}, {line});
+  bad_container_event_ = s_.events.size() - 1;
   for (int c : fdt_->children(node)) newRegion(c, RegionOutcome::kSkipped);
 }
 
@@ -93,13 +93,13 @@ int ReservedMemoryScan::reserveReg(int node, bool save_first) {
     const std::string line =
         std::string(scanPrefix()) + "Reserved memory: invalid reg property in '" + name + "', skipping node.";
     if (has(KernelRule::kRmemInvalidRegLogged)) logs.push_back(log(line));
-    if (modern() && has(KernelRule::kRmemInvalidRegLogged)) logs.push_back(log(line));  // the late scan says it again
     record(DiagEvent::kRegLengthInvalid, path,
            {{"len", std::to_string(len)},
             {"tlen", std::to_string(tLen())},
             {"ac", std::to_string(addr_cells_)},
             {"sc", std::to_string(size_cells_)}},
            logs);
+    invalid_reg_event_[node] = s_.events.size() - 1;  // the late scan says it again (scanLate)
     return EINVAL;
   }
   if (cmaDefaultSkippedAtScan(node) || cmaVerifyRejectsDefault(node)) {
@@ -347,7 +347,7 @@ void ReservedMemoryScan::scanLegacy() {
   const int container = findContainer();
   if (container < 0) return;
   if (!checkRoot(container)) {
-    badContainer(container, false);
+    badContainer(container);
     return;
   }
   for (int child : fdt_->children(container)) {
@@ -369,14 +369,14 @@ void ReservedMemoryScan::scanLegacy() {
   }
 }
 
+// The early phase (fdt_scan_reserved_mem) is silent without a /reserved-memory node and says
+// "unsupported node format" once for a bad one; the late phase says its own line for each
+// (scanLate), which on 32-bit ARM comes after the default CMA area's.
 void ReservedMemoryScan::scanEarly() {
   const int container = fdt_->pathOffset("/reserved-memory");
-  if (container < 0) {
-    log(std::string(kOfRmem) + "Reserved memory: No reserved-memory node in the DT");
-    return;
-  }
+  if (container < 0) return;
   if (!checkRoot(container)) {
-    badContainer(container, true);
+    badContainer(container);
     return;
   }
   // Early phase: reserve every static range, then allocate and initialise dynamic nodes.
@@ -408,8 +408,17 @@ void ReservedMemoryScan::scanEarly() {
 }
 
 void ReservedMemoryScan::scanLate() {
-  if (!container_ok_) return;
   const int container = fdt_->pathOffset("/reserved-memory");
+  if (container < 0) {
+    log(std::string(kOfRmem) + "Reserved memory: No reserved-memory node in the DT");
+    return;
+  }
+  if (bad_container_event_) {  // fdt_scan_reserved_mem_reg_nodes checks the container again
+    s_.events[*bad_container_event_].kernel_log.push_back(
+        log(std::string(kOfRmem) + "Reserved memory: unsupported node format, ignoring"));
+    return;
+  }
+  if (!container_ok_) return;
   // Late phase (unflatten_device_tree: before dma_contiguous_reserve on arm64 and riscv64, after
   // it on 32-bit ARM): static nodes.
   for (int child : fdt_->children(container)) {
@@ -421,6 +430,13 @@ void ReservedMemoryScan::scanLate() {
       continue;
     }
     if (cmaDefaultSkippedAtScan(child)) continue;
+    if (const auto bad = invalid_reg_event_.find(child); bad != invalid_reg_event_.end()) {
+      if (has(KernelRule::kRmemInvalidRegLogged)) {
+        s_.events[bad->second].kernel_log.push_back(log(std::string(kOfRmem) + "Reserved memory: invalid reg property in '" +
+                                                       fdt_->name(child) + "', skipping node."));
+      }
+      continue;
+    }
     if (reg->size() < tLen() || reg->size() % tLen() != 0) continue;
     const size_t pairs = reg->size() / tLen();
     if (pairs > 1 && !has(KernelRule::kRmemFirstRegPairOnly)) {

@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
 
 #include "devicetree/boot_state.h"
@@ -29,9 +31,11 @@ class ReservedMemoryScan : public BootStep {
  private:
   void scanLegacy();
   bool container_ok_ = false;  // scanEarly found a well-formed /reserved-memory
+  std::optional<size_t> bad_container_event_;  // the event of a malformed container (its lines)
+  std::map<int, size_t> invalid_reg_event_;      // node -> the event of its malformed reg
   int findContainer();
   bool checkRoot(int node) const;
-  void badContainer(int node, bool twice);
+  void badContainer(int node);
   // early_init_dt_reserve_memory: 0 or EBUSY.
   int reserveMemory(uint64_t base, uint64_t size, bool nomap);
   bool cmaDefaultSkippedAtScan(int node) const;

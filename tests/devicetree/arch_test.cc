@@ -125,6 +125,12 @@ TEST(Arch, PageblockPerArchitectureAndConfig) {
   EXPECT_EQ(withConfig(Kernel{}, armmp).config.arch, Arch::kArm);
   EXPECT_EQ(withConfig(Kernel{}, "CONFIG_RISCV=y\n").config.arch, Arch::kRiscv64);
   EXPECT_FALSE(KernelConfig::fromText("CONFIG_PAGE_OFFSET=zz\n").ok());
+  // ZONE_DMA: absent from an arm64 .config means built (its default), absent from a 32-bit ARM
+  // one means not (only platforms select it there; the oracle's arm-6.12 build has none).
+  EXPECT_TRUE(KernelConfig::fromText("CONFIG_ARM64=y\n")->zone_dma);
+  EXPECT_FALSE(KernelConfig::fromText("CONFIG_ARM=y\n")->zone_dma);
+  EXPECT_TRUE(KernelConfig::fromText("CONFIG_ARM=y\nCONFIG_ZONE_DMA=y\n")->zone_dma);
+  EXPECT_FALSE(KernelConfig::fromText("CONFIG_ARM64=y\n# CONFIG_ZONE_DMA is not set\n")->zone_dma);
 }
 
 TEST(Arch, ArmZonesSplitLowAndHighMemory) {

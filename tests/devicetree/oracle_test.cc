@@ -57,6 +57,11 @@ struct Golden {
   std::string panic;
   std::string oops_pc;
   bool panicked = false;
+  bool oopsed = false;
+  bool timed_out = false;
+  // The boot was lost: a panic, or a timeout after a kernel BUG/Oops (32-bit ARM's "Bad page
+  // state" flood for a CMA area past the end of RAM never ends in a panic).
+  bool lost() const { return panicked || (timed_out && oopsed); }
   long cmatotal = -1;
   std::string heaps;
   std::vector<std::string> dt_areas;  // "name base size" of CMA areas other than the Kconfig "reserved"
@@ -94,6 +99,10 @@ Golden parseGolden(const fs::path& p) {
       g.oops_pc = val("oops-pc: ");
     } else if (line == "outcome: panic") {
       g.panicked = true;
+    } else if (line.rfind("oops: ", 0) == 0) {
+      g.oopsed = true;
+    } else if (line == "outcome: timeout") {
+      g.timed_out = true;
     } else if (line.rfind("cmatotal: ", 0) == 0) {
       g.cmatotal = std::stol(val("cmatotal: "));
     } else if (line.rfind("cma-area: ", 0) == 0) {
@@ -105,6 +114,25 @@ Golden parseGolden(const fs::path& p) {
     }
   }
   return g;
+}
+
+// tests/oracle-golden/UNDEFINED-CRASHES: "CASE KERNEL-ID reason" lines for boots whose crash
+// depends on memory contents the tree does not describe (32-bit ARM reads struct pages past the
+// end of mem_map for a CMA area past the end of RAM). For those, the replay checks that the boot is
+// lost and the WARN lines, not which BUG or panic followed.
+std::map<std::string, std::string> undefinedCrashes() {
+  std::map<std::string, std::string> out;
+  std::istringstream in(readAll(kGolden / "UNDEFINED-CRASHES"));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream f(line);
+    std::string c, k, why;
+    f >> c >> k;
+    std::getline(f, why);
+    out[c + " " + k] = why;
+  }
+  return out;
 }
 
 Kernel kernelFor(const std::string& id) {
@@ -126,6 +154,7 @@ fs::path boardFor(const fs::path& case_dir, Arch arch) {
 TEST(OracleReplay, EveryRecordedBootMatches) {
   if (!fs::exists(kCases) || !fs::exists(kGolden / "kernels")) GTEST_SKIP() << "no oracle recordings";
   int compared = 0;
+  const auto undefined = undefinedCrashes();
   for (const auto& dir : fs::directory_iterator(kCases)) {
     if (!fs::exists(dir.path() / "fragment.dtsi") && !fs::exists(dir.path() / "board.dts")) continue;
     const std::string name = dir.path().filename().string();
@@ -138,9 +167,15 @@ TEST(OracleReplay, EveryRecordedBootMatches) {
       const Golden g = parseGolden(gf.path());
       const Kernel kernel = kernelFor(id);
       const fs::path dts = boardFor(dir.path(), kernel.arch);
-      ASSERT_TRUE(fs::exists(dts)) << dts << " is missing: oracle/record.sh writes it with the golden file";
+      if (!fs::exists(dts)) {
+        ADD_FAILURE() << dts << " is missing: oracle/record.sh writes it with the golden file";
+        continue;
+      }
       auto plan = planFromFile(dts.string(), kernel, "");
-      ASSERT_TRUE(plan.ok()) << plan.error().message();
+      if (!plan.ok()) {
+        ADD_FAILURE() << plan.error().message();
+        continue;
+      }
       std::vector<std::string> ours;
       std::vector<std::string> warn;
       std::string panic;
@@ -160,12 +195,17 @@ TEST(OracleReplay, EveryRecordedBootMatches) {
       if (!g.zones.empty()) {
         EXPECT_EQ(zones, g.zones);
       }
-      EXPECT_EQ(plan->kernel_crashes, g.panicked);
-      if (g.panicked) {
+      EXPECT_EQ(plan->kernel_crashes, g.lost());
+      if (const auto u = undefined.find(name + " " + id); u != undefined.end()) {
+        EXPECT_TRUE(g.lost()) << "listed in UNDEFINED-CRASHES but the boot was not lost";
+        EXPECT_EQ(warn, g.warn);
+        std::printf("%s on %s: crash details not compared:%s\n", name.c_str(), id.c_str(), u->second.c_str());
+      } else if (g.lost()) {
         EXPECT_EQ(warn, g.warn);
         EXPECT_EQ(panic, g.panic);
         EXPECT_EQ(pc, g.oops_pc);
       } else {
+        EXPECT_FALSE(g.timed_out) << "a boot that timed out without an oops: record it again (ORACLE_TIMEOUT)";
         long total = 0;
         for (const auto& a : plan->cma_areas)
           if (a.activated) total += static_cast<long>(a.size / 1024);
