@@ -38,6 +38,8 @@ function kline(s,   l, f, r) {
     if (want_pc && s ~ /^pc : /) { sub(/^pc : /, "", s); print "oops-pc: " s; want_pc = 0; return }
     # 32-bit ARM names the function in "PC is at FUNC+OFF/SIZE" (its "pc :" line has addresses only)
     if (want_pc && s ~ /^PC is at /) { sub(/^PC is at /, "", s); print "oops-pc: " s; want_pc = 0; return }
+    # riscv64: "epc : FUNC+OFF/SIZE" first, then "epc : ADDR ra : ..." (addresses only)
+    if (want_pc && s ~ /^epc : [a-z_]/) { sub(/^epc : /, "", s); print "oops-pc: " s; want_pc = 0; return }
     if (s ~ /^Kernel panic - not syncing/) { if (!panicked) print "panic: " s; panicked = 1; splat = 1; return }
     # the rest of a splat (registers, call trace) is not kept
     if (s ~ /---\[ end trace/) { splat = 0; return }

@@ -278,6 +278,7 @@ constexpr ArchSet kAllArchs = ArchSet::all();
 constexpr ArchSet kArm64Only{Arch::kArm64};
 constexpr ArchSet kArmOnly{Arch::kArm};
 constexpr ArchSet kRiscvOnly{Arch::kRiscv64};
+constexpr ArchSet kArmAndRiscv{Arch::kArm, Arch::kRiscv64};
 
 // since, until (inclusive) or open-ended; docs/kernel-behaviour.md sections in the doc lines.
 constexpr KernelRuleInfo kRules[] = {
@@ -371,11 +372,19 @@ constexpr KernelRuleInfo kRules[] = {
     {KernelRule::kRiscvZoneDma32, "riscv-zone-dma32", R(5, 3), kNone, true, kRiscvOnly,
      "riscv64: ZONE_DMA32 up to min(4 GiB, end of RAM), ZONE_NORMAL above; the default CMA area is "
      "reserved below that same limit (dma32_phys_limit) (§11.4)"},
-    {KernelRule::kArmRmemLateAfterDefaultCma, "arm-rmem-late-after-default-cma", R(6, 12), kNone, true, kArmOnly,
-     "32-bit ARM: the late phase of the split scan (static regions, §5.7) runs after arm_memblock_init "
-     "reserved the default CMA area, so a static linux,cma-default node does not stop it (§11.2)"},
+    {KernelRule::kRmemLateAfterDefaultCma, "rmem-late-after-default-cma", R(6, 12), kNone, true, kArmAndRiscv,
+     "32-bit ARM and riscv64: the late phase of the split scan (static regions, §5.7) runs from "
+     "unflatten_device_tree, after arm_memblock_init / setup_bootmem reserved the default CMA area, so a "
+     "static linux,cma-default node does not stop it (§11.2, §11.5)"},
     {KernelRule::kArmCmaPastRamCrash, "arm-cma-past-ram-crash", R(6, 1), R(6, 12), false, kArmOnly,
      "32-bit ARM as recorded (armmp 6.1, 6.12): an area outside RAM WARNs twice and Oopses in set_pfnblock_flags_mask; one straddling the end WARNs once and floods \"Bad page state\" without a panic (§11.5)"},
+    {KernelRule::kUnknownBootOptionsLine, "unknown-boot-options-line", R(5, 15), kNone, true, kAllArchs,
+     "start_kernel lists the parameters no code claimed (\"Unknown kernel command line parameters\"), so cma= "
+     "on a kernel without DMA_CMA; seen on Debian's riscv64 6.12, the first release from memory (§11.5)"},
+    {KernelRule::kCmaOutsideRamWarnsTwice, "cma-outside-ram-warns-twice", R(6, 1), R(6, 12), false, kArmAndRiscv,
+     "as recorded on 32-bit ARM (6.1, 6.12) and riscv64 (6.12): an area wholly outside RAM WARNs for its base pfn "
+     "and again in the loop (6.12 mm/cma.c:106 and :109), where arm64 WARNs once; the Oops then comes in "
+     "set_pfnblock_flags_mask (free_unref_page when straddling the end), not in the activation (§11.5)"},
 };
 static_assert(std::size(kRules) == static_cast<size_t>(KernelRule::kCount), "one row per KernelRule");
 

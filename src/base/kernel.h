@@ -221,8 +221,10 @@ enum class KernelRule {
   kArmCoherentPoolNeedsNoMap,     // 32-bit ARM: rmem_dma_setup refuses a coherent pool without no-map
   kArmZonesLowHigh,               // 32-bit ARM: ZONE_DMA (machine's dma_zone_size), Normal = lowmem, HighMem
   kRiscvZoneDma32,                // riscv64: ZONE_DMA32 below min(4 GiB, end of RAM), the CMA limit too
-  kArmRmemLateAfterDefaultCma,    // 32-bit ARM: the late (static) reserved-memory phase follows the default CMA area
+  kRmemLateAfterDefaultCma,       // 32-bit ARM, riscv64: the late (static) reserved-memory phase follows the default CMA area
   kArmCmaPastRamCrash,            // 32-bit ARM: how a CMA area outside RAM ends the boot (two WARNs, Bad page state)
+  kUnknownBootOptionsLine,        // a kernel without CMA reports cma= among the unknown command-line parameters
+  kCmaOutsideRamWarnsTwice,       // 32-bit ARM, riscv64: an area wholly outside RAM hits both WARNs of the activation loop
   kCount
 };
 

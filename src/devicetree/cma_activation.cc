@@ -32,6 +32,10 @@ void CmaActivation::arm64CrashLines(bool partly, bool warn, uint64_t base, std::
   if (has(KernelRule::kCmaWarnRelease6_1)) line_no = partly ? ":113" : ":110";
   if (has(KernelRule::kCmaWarnRelease6_12)) line_no = partly ? ":109" : ":106";
   if (has(KernelRule::kCmaWarnRelease7_2)) line_no = ":129";
+  if (warn && !partly && has(KernelRule::kCmaOutsideRamWarnsTwice)) {
+    logs.push_back(log(std::string("WARNING: CPU: 0 PID: 1 at mm/cma.c") + line_no + " cma_init_reserved_areas"));
+    line_no = has(KernelRule::kCmaWarnRelease6_1) ? ":113" : ":109";
+  }
   if (warn) {
     if (has(KernelRule::kWarnFormat7)) {  // the newer WARN format (seen on 7.2)
       logs.push_back(log("WARNING: mm/cma.c" + line_no + " at cma_validate_zones, CPU#0: swapper/0/1"));
@@ -45,7 +49,11 @@ void CmaActivation::arm64CrashLines(bool partly, bool warn, uint64_t base, std::
   const bool esr6 = partly || has(KernelRule::kCmaWarnRelease6_1);
   logs.push_back(log(std::string("Internal error: Oops: ") + (esr6 ? "0000000096000006" : "0000000096000005") +
                      (has(KernelRule::kWarnFormat7) ? " [#1]  SMP" : " [#1] SMP")));
-  logs.push_back(log(std::string("pc : ") + (has(KernelRule::kCmaMultiRange) ? "init_cma_reserved_pageblock" : "cma_init_reserved_areas")));
+  // Where the Oops is: arm64 (vmemmap) faults in the activation itself; riscv64 6.12 (recorded)
+  // gets past it and faults freeing the pages into the buddy allocator, as 32-bit ARM does.
+  std::string pc = has(KernelRule::kCmaMultiRange) ? "init_cma_reserved_pageblock" : "cma_init_reserved_areas";
+  if (has(KernelRule::kCmaOutsideRamWarnsTwice)) pc = partly ? "free_unref_page" : "set_pfnblock_flags_mask";
+  logs.push_back(log("pc : " + pc));
   logs.push_back(log("Kernel panic - not syncing: Attempted to kill init! exitcode=0x0000000b"));
 }
 
@@ -59,7 +67,7 @@ void CmaActivation::armCrashLines(bool partly, uint64_t base, std::vector<std::s
   const auto warn = [&](const char* line_no) {
     logs.push_back(log(std::string("WARNING: CPU: 0 PID: 1 at mm/cma.c") + line_no + " cma_init_reserved_areas"));
   };
-  if (!partly) warn(v61 ? ":110" : ":106");
+  if (!partly && has(KernelRule::kCmaOutsideRamWarnsTwice)) warn(v61 ? ":110" : ":106");
   warn(v61 ? ":113" : ":109");
   if (partly) {
     logs.push_back(log("BUG: Bad page state in process swapper/0  pfn:" + logHex(mb_.endOfDram() / k_.pageSize()).substr(2)));

@@ -31,10 +31,11 @@ class BootReplay : public BootStep {
       : BootStep(s), default_banks_(std::move(default_banks)) {}
 
   BoardPlan run() {
-    // 32-bit ARM reserves the default CMA area (arm_memblock_init) before the late phase of the
-    // reserved-memory scan (unflatten_device_tree) sets up the static regions (docs/kernel-behaviour.md §11.2).
+    // 32-bit ARM and riscv64 reserve the default CMA area (arm_memblock_init, setup_bootmem) before
+    // the late phase of the reserved-memory scan (unflatten_device_tree) sets up the static regions
+    // (docs/kernel-behaviour.md §11.2, §11.5).
     ReservedMemoryScan scan(s_);
-    const bool late_after_cma = fdt_ && has(KernelRule::kArmRmemLateAfterDefaultCma) && has(KernelRule::kRmemEarlyLateSplit);
+    const bool late_after_cma = fdt_ && has(KernelRule::kRmemLateAfterDefaultCma) && has(KernelRule::kRmemEarlyLateSplit);
     if (fdt_) {
       MemoryScan memory(s_);
       memory.readRootCells();
@@ -52,6 +53,7 @@ class BootReplay : public BootStep {
     cma.dmaContiguousReserve();
     if (late_after_cma) scan.scanLate();
     cma.markDefaultArea();
+    unknownCmaParameters();
     CmaActivation(s_).activateAreas();
     finish();
     plan_.diagnostics = diagnose(s_.events, !no_memory_);
@@ -60,6 +62,25 @@ class BootReplay : public BootStep {
 
  private:
   std::vector<PhysRange> default_banks_;  // the built-in board's RAM when --memory/-size changed it
+
+  // Without DMA_CMA no early_param claims "cma=": start_kernel lists it among the unknown
+  // parameters, once on one line and then one per line (docs/kernel-behaviour.md §11.5). Other
+  // unknown parameters would be on the same lines; the model knows only cma=.
+  void unknownCmaParameters() {
+    if (k_.config.cma || !has(KernelRule::kUnknownBootOptionsLine)) return;
+    std::vector<std::string> tokens;
+    std::string_view rest = plan_.cmdline;
+    while (!rest.empty()) {
+      const size_t end = std::min(rest.find(' '), rest.size());
+      if (rest.substr(0, 4) == "cma=") tokens.emplace_back(rest.substr(0, end));
+      rest.remove_prefix(std::min(end + 1, rest.size()));
+    }
+    if (tokens.empty()) return;
+    std::string joined;
+    for (const auto& t : tokens) joined += (joined.empty() ? "" : " ") + t;
+    log("Unknown kernel command line parameters \"" + joined + "\", will be passed to user space.");
+    for (const auto& t : tokens) log("    " + t);
+  }
 
   // What the kernel holds back from the page allocator, and the heap notes.
   void finish() {

@@ -29,7 +29,11 @@ for file in $golden/*/*.txt; do
   grep -q '^errno:' "$file" || continue
   case_name=$(basename "$(dirname "$file")")
   kernel_id=$(basename "$file" .txt)
+  # the board the kernel was booted with: board.dts on arm64, board-ARCH.dts on the others
   tree=tests/dt-cases/$case_name/board.dts
+  if grep -q '^CONFIG_ARM=y' "$golden/kernels/$kernel_id.config"; then tree=tests/dt-cases/$case_name/board-arm.dts
+  elif grep -q '^CONFIG_RISCV=y' "$golden/kernels/$kernel_id.config"; then tree=tests/dt-cases/$case_name/board-riscv64.dts
+  fi
   [[ -f $tree ]] || continue
   skip=0
   for pattern in "${skipped_boots[@]}"; do
