@@ -412,7 +412,7 @@ constexpr int64_t k4K = 4096;
 constexpr int64_t k64M = 64 << 20;
 BENCHMARK(BM_EmbeddedInProcess)->Arg(k4K)->Arg(k64M)->Unit(benchmark::kMicrosecond);
 
-// make bench (issue 7): both heaps at every size, with floors at every size in the same process.
+// make bench: both heaps at every size, with floors at every size in the same process.
 void BM_RunAllocHeap(benchmark::State& state, const char* heap_name) {
   const std::string path = std::string("/dev/dma_heap/") + heap_name;
   int heap = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);

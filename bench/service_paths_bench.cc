@@ -1,4 +1,4 @@
-// The dmaheapd paths of issue 7, against floors measured in the same process and run:
+// The dmaheapd paths, against floors measured in the same process and run:
 //   floor/lazy/N, floor/populated/N      in-process memfd_create + ftruncate (+ fallocate) + close
 //   service/system/N, service/cma/N      ALLOC round trip to dmaheapd, fd received, fd closed
 //   service/hello                        a round trip without a buffer (the transport's own cost)
