@@ -5,8 +5,8 @@
 //
 // The seccomp floor (floor/seccomp_addfd*) cannot run in the traced process: a filter chain has
 // at most one listener (a second NEW_LISTENER is EBUSY). So the untraced parent forks a helper
-// before runProgram() whose own thread traps, and the benchmark asks it over a socket for
-// batches of round trips, timed inside the helper.
+// before runProgram(), whose own child process traps while the helper answers, and the benchmark
+// asks it over a socket for batches of round trips, timed by the trapping process.
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
 #include <linux/dma-buf.h>
@@ -23,12 +23,13 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <mutex>
+#include <new>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -41,6 +42,7 @@
 #include "emulation/seccomp_filter.h"
 #include "heap/backing.h"
 #include "heap/uapi.h"
+#include "protocol/transport.h"
 
 // Linux 6.6 UAPI, newer than Debian 12's headers (as in src/emulation/supervisor.cc).
 #ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
@@ -97,66 +99,90 @@ int populatedMemfd(uint64_t size) {
   return fd;
 }
 
-// The thread that traps: its own filter (per thread, no TSYNC), then batches on request. The
-// timed loop is the trap, the wait for the answer, and close() of the installed fd (the "free"
-// of an ALLOC + close, as in run/system).
-class TrapThread {
+// The process that traps, forked by the helper: its own filter and listener (sent back over a
+// socket), then batches on request. A process, not a thread, since `dmaheap run`'s target is one:
+// every wake-up crosses address spaces as it does there. The timed loop is the trap, the wait
+// for the answer, and close() of the installed fd (the "free" of an ALLOC + close, as in
+// run/system). Batch results travel through a shared page; the go/done bytes through a socket.
+constexpr uint32_t kMaxBatch = 64;
+
+struct TrapShared {
+  uint32_t count = 0;
+  int32_t error = 0;
+  uint64_t elapsed_ns = 0;
+  int cpus[kMaxBatch] = {};
+};
+
+class TrapProcess {
  public:
   dmaheap::Status start(const dmaheap::emul::FilterProgram& program) {
-    thread_ = std::thread([this, &program] { main(program); });
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [this] { return listener_ready_; });
-    if (!listener_) return dmaheap::makeError(install_errno_, "seccomp listener");
+    void* mem = ::mmap(nullptr, sizeof(TrapShared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED) return dmaheap::makeError(errno, "mmap");
+    shared_ = new (mem) TrapShared();
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return dmaheap::makeError(errno, "socketpair");
+    pid_ = ::fork();
+    if (pid_ < 0) return dmaheap::makeError(errno, "fork");
+    if (pid_ == 0) {
+      ::close(sv[0]);
+      child(sv[1], program);
+    }
+    ::close(sv[1]);
+    control_.reset(sv[0]);
+    uint8_t status = 0;
+    std::vector<dmaheap::UniqueFd> fds;
+    auto n = dmaheap::proto::receiveWithFds(control_.get(), std::span(&status, 1), fds, /*nonblocking=*/false);
+    if (!n || n.value() != 1 || fds.empty()) return dmaheap::makeError(status ? status : EIO, "seccomp listener");
+    listener_ = std::move(fds.front());
     return {};
   }
   int listener() const { return listener_.get(); }
-  // Starts a batch of `count` trips; cpus[i] receives this thread's CPU after trip i.
-  void run(uint32_t count, std::vector<int>* cpus) {
-    std::lock_guard lock(mu_);
-    count_ = count;
-    cpus_ = cpus;
-    go_ = true;
-    cv_.notify_all();
+  // Ends the trapping process (it sees its socket close) and reaps it.
+  void stop() {
+    control_.reset();
+    if (pid_ > 0) ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
   }
-  // Waits for the batch: its wall time, and the errno of a failed trip (0 if none).
-  std::pair<uint64_t, int> wait() {
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [this] { return done_; });
-    done_ = false;
-    return {elapsed_ns_, error_};
+  // Starts a batch of `count` (<= kMaxBatch) trips.
+  void run(uint32_t count) {
+    shared_->count = count;
+    const char go = 1;
+    if (::send(control_.get(), &go, 1, MSG_NOSIGNAL) != 1) ::_exit(4);
   }
+  // Waits for the batch; then error(), elapsedNs() and cpu(i) describe it.
+  void wait() {
+    char done;
+    if (::recv(control_.get(), &done, 1, 0) != 1) ::_exit(4);
+  }
+  int error() const { return shared_->error; }
+  uint64_t elapsedNs() const { return shared_->elapsed_ns; }
+  int cpu(uint32_t i) const { return shared_->cpus[i]; }
 
  private:
-  void main(const dmaheap::emul::FilterProgram& program) {
-    int e = 0;
-    dmaheap::UniqueFd fd;
+  [[noreturn]] void child(int sock, const dmaheap::emul::FilterProgram& program) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    uint8_t status = 0;
+    dmaheap::UniqueFd listener;
     if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
-      e = errno;
+      status = static_cast<uint8_t>(errno);
     } else if (auto r = dmaheap::emul::installDmaHeapFilter(program); r) {
-      fd = std::move(r.value());
+      listener = std::move(r.value());
     } else {
-      e = r.code();
+      status = static_cast<uint8_t>(r.code());
     }
-    {
-      std::lock_guard lock(mu_);
-      listener_ = std::move(fd);
-      install_errno_ = e;
-      listener_ready_ = true;
-      cv_.notify_all();
+    (void)dmaheap::proto::sendWithFd(sock, std::span<const uint8_t>(&status, 1), listener.get(), false);
+    listener.reset();  // the helper holds it now
+    char go;
+    while (::recv(sock, &go, 1, 0) == 1) {
+      batch();
+      const char done = 1;
+      if (::send(sock, &done, 1, MSG_NOSIGNAL) != 1) break;
     }
-    for (;;) batch();
+    ::_exit(0);
   }
   void batch() {
-    uint32_t count;
-    std::vector<int>* cpus;
-    {
-      std::unique_lock lock(mu_);
-      cv_.wait(lock, [this] { return go_; });
-      go_ = false;
-      count = count_;
-      cpus = cpus_;
-    }
     int error = 0;
+    const uint32_t count = std::min(shared_->count, kMaxBatch);
     const uint64_t t0 = nowNs();
     for (uint32_t i = 0; i < count; ++i) {
       const int fd = ::ioctl(-1, kFloorCmd, 0);
@@ -164,27 +190,16 @@ class TrapThread {
         error = errno;
         break;
       }
-      (*cpus)[i] = ::sched_getcpu();
+      shared_->cpus[i] = ::sched_getcpu();
       ::close(fd);
     }
-    const uint64_t t1 = nowNs();
-    std::lock_guard lock(mu_);
-    elapsed_ns_ = t1 - t0;
-    error_ = error;
-    done_ = true;
-    cv_.notify_all();
+    shared_->elapsed_ns = nowNs() - t0;
+    shared_->error = error;
   }
 
-  std::thread thread_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  dmaheap::UniqueFd listener_;
-  int install_errno_ = 0;
-  bool listener_ready_ = false, go_ = false, done_ = false;
-  uint32_t count_ = 0;
-  std::vector<int>* cpus_ = nullptr;
-  uint64_t elapsed_ns_ = 0;
-  int error_ = 0;
+  TrapShared* shared_ = nullptr;
+  pid_t pid_ = -1;
+  dmaheap::UniqueFd control_, listener_;
 };
 
 // The supervisor's half, on the helper's main thread: RECV, then ADDFD with SEND (the new fd
@@ -248,7 +263,7 @@ class FloorSupervisor {
   bool addfd_send_ = true;
 };
 
-FloorReply runFloorBatch(TrapThread& trap, FloorSupervisor& sup, const FloorRequest& req) {
+FloorReply runFloorBatch(TrapProcess& trap, FloorSupervisor& sup, const FloorRequest& req) {
   FloorReply out;
   out.sync_wake_up = sup.setSyncWakeUp(!(req.mode & kNoSyncWakeUp)) ? 1 : 0;
   const bool ready = !(req.mode & kPopulatePerRequest);
@@ -257,22 +272,23 @@ FloorReply runFloorBatch(TrapThread& trap, FloorSupervisor& sup, const FloorRequ
     out.error = ENOMEM;
     return out;
   }
-  std::vector<int> trap_cpus(req.count, -1), sup_cpus(req.count, -2);
-  trap.run(req.count, &trap_cpus);
-  for (uint32_t i = 0; i < req.count; ++i) {
+  const uint32_t count = std::min(req.count, kMaxBatch);
+  std::vector<int> sup_cpus(count, -2);
+  trap.run(count);
+  for (uint32_t i = 0; i < count; ++i) {
     sup_cpus[i] = sup.answerOne(ready_fd, req.size);
-    if (sup_cpus[i] < 0) break;  // the trapping thread got the error and stops too
+    if (sup_cpus[i] < 0) break;  // the trapping process got the error and stops too
   }
-  const auto [ns, error] = trap.wait();
+  trap.wait();
   if (ready_fd >= 0) ::close(ready_fd);
-  out.error = error;
-  out.total_ns = ns;
+  out.error = trap.error();
+  out.total_ns = trap.elapsedNs();
   out.addfd_send = sup.addfdSend() ? 1 : 0;
-  for (uint32_t i = 0; i < req.count; ++i) out.same_cpu += trap_cpus[i] == sup_cpus[i] ? 1 : 0;
+  for (uint32_t i = 0; i < count; ++i) out.same_cpu += trap.cpu(i) == sup_cpus[i] ? 1 : 0;
   return out;
 }
 
-// The helper's life: one trapping thread, then batches until the benchmark's socket closes.
+// The helper's life: one trapping process, then batches until the benchmark's socket closes.
 [[noreturn]] void floorHelperMain(int sock) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   auto program = dmaheap::emul::buildDmaHeapFilter();
@@ -280,7 +296,7 @@ FloorReply runFloorBatch(TrapThread& trap, FloorSupervisor& sup, const FloorRequ
   if (!program) {
     failed.error = program.code();
   }
-  TrapThread trap;
+  TrapProcess trap;
   if (program) {
     if (dmaheap::Status st = trap.start(program.value()); !st) failed.error = st.code();
   }
@@ -291,7 +307,8 @@ FloorReply runFloorBatch(TrapThread& trap, FloorSupervisor& sup, const FloorRequ
     const FloorReply r = sup ? runFloorBatch(trap, *sup, req) : failed;
     if (::send(sock, &r, sizeof r, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof r)) break;
   }
-  ::_exit(0);  // the trapping thread waits for a batch that never comes
+  trap.stop();
+  ::_exit(0);
 }
 
 // Forks the helper (before runProgram, while this process is single-threaded) and leaves the
