@@ -80,8 +80,8 @@ struct FloorReply {
   int32_t error = 0;          // errno of the first failure, 0 on success
   uint32_t sync_wake_up = 0;  // the kernel accepted SECCOMP_IOCTL_NOTIF_SET_FLAGS
   uint32_t addfd_send = 0;    // SECCOMP_ADDFD_FLAG_SEND worked (5.14+)
-  uint32_t same_cpu = 0;      // trips whose supervisor and trapping thread ran on one CPU
-  uint64_t total_ns = 0;      // the trapping thread's wall time for the whole batch
+  uint32_t same_cpu = 0;      // trips whose answer and trapped call ran on one CPU
+  uint64_t total_ns = 0;      // the trapping process's wall time for the whole batch
 };
 
 uint64_t nowNs() {
@@ -226,7 +226,7 @@ class FloorSupervisor {
     const int cpu = ::sched_getcpu();
     const int fresh = srcfd < 0 ? populatedMemfd(size) : -1;
     const int e = fresh < 0 && srcfd < 0 ? ENOMEM : install(notif->id, srcfd < 0 ? fresh : srcfd);
-    if (fresh >= 0) ::close(fresh);  // the trapping thread now holds the only reference
+    if (fresh >= 0) ::close(fresh);  // the trapping process now holds the only reference
     if (e != 0) {
       reply(notif->id, 0, e);
       return -e;
@@ -560,7 +560,7 @@ BENCHMARK(BM_RunThreads)->Name("run/threads")->ArgName("threads")->Arg(1)->Arg(2
     ->UseManualTime()->Unit(benchmark::kMillisecond);
 
 // The bare seccomp round trip: 4 KiB and 64 MiB with a ready memfd (the floor; the size
-// only matters to what the trapping thread's close() gives back: nothing, it closes a dup), the
+// only matters to what the trapping process's close() gives back: nothing, it closes a dup), the
 // same with a memfd created and populated per notification (as floor/scm_rights_populated does
 // per request: the floor of an ALLOC that has to make its buffer), and 4 KiB without
 // SYNC_WAKE_UP (what the flag is worth here).
