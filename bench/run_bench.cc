@@ -203,7 +203,8 @@ class TrapProcess {
 };
 
 // The supervisor's half, on the helper's main thread: RECV, then ADDFD with SEND (the new fd
-// is the trapped call's return value), nothing else.
+// is the trapped call's return value), nothing else; with a memfd made per notification, ADDFD
+// and a separate SEND (answerFresh says why).
 class FloorSupervisor {
  public:
   explicit FloorSupervisor(int listener) : listener_(listener) {
@@ -217,16 +218,14 @@ class FloorSupervisor {
     return ::ioctl(listener_, SECCOMP_IOCTL_NOTIF_SET_FLAGS, flags) == 0 && on;
   }
   bool addfdSend() const { return addfd_send_; }
-  // Answers one notification with `srcfd` (or a fresh populated memfd of `size` if srcfd < 0).
-  // Returns this thread's CPU after RECV, or -errno; a failed RECV is fatal to the helper.
+  // Answers one notification with `srcfd`, or with a fresh populated memfd of `size` if
+  // srcfd < 0. Returns this thread's CPU after RECV, or -errno; a failed RECV is fatal.
   int answerOne(int srcfd, uint64_t size) {
     std::fill(notif_.begin(), notif_.end(), 0);
     auto* notif = reinterpret_cast<struct seccomp_notif*>(notif_.data());
     if (::ioctl(listener_, SECCOMP_IOCTL_NOTIF_RECV, notif) != 0) ::_exit(3);
     const int cpu = ::sched_getcpu();
-    const int fresh = srcfd < 0 ? populatedMemfd(size) : -1;
-    const int e = fresh < 0 && srcfd < 0 ? ENOMEM : install(notif->id, srcfd < 0 ? fresh : srcfd);
-    if (fresh >= 0) ::close(fresh);  // the trapping process now holds the only reference
+    const int e = srcfd >= 0 ? answerWith(notif->id, srcfd) : answerFresh(notif->id, size);
     if (e != 0) {
       reply(notif->id, 0, e);
       return -e;
@@ -235,20 +234,35 @@ class FloorSupervisor {
   }
 
  private:
-  int install(uint64_t id, int srcfd) {
+  // The ready memfd: ADDFD with SEND installs a dup and answers in one ioctl.
+  int answerWith(uint64_t id, int srcfd) {
+    const int n = install(id, srcfd, addfd_send_);
+    if (n == -EINVAL && addfd_send_) {  // before 5.14: ADDFD, then a separate SEND
+      addfd_send_ = false;
+      return answerWith(id, srcfd);
+    }
+    if (n < 0) return -n;
+    return addfd_send_ ? 0 : reply(id, n, 0);
+  }
+  // A fresh memfd: our copy must be closed before the answer wakes the caller, or the last
+  // close() (the pages given back) would be ours, after the caller's timer stopped. So ADDFD,
+  // close, then SEND, as `dmaheap run`'s ALLOC answers too.
+  int answerFresh(uint64_t id, uint64_t size) {
+    const int fresh = populatedMemfd(size);
+    if (fresh < 0) return ENOMEM;
+    const int n = install(id, fresh, false);
+    ::close(fresh);
+    return n < 0 ? -n : reply(id, n, 0);
+  }
+  // The new fd's number in the caller, or -errno.
+  int install(uint64_t id, int srcfd, bool send) {
     struct seccomp_notif_addfd addfd {};
     addfd.id = id;
     addfd.srcfd = static_cast<__u32>(srcfd);
     addfd.newfd_flags = O_CLOEXEC;
-    addfd.flags = addfd_send_ ? SECCOMP_ADDFD_FLAG_SEND : 0;
-    int n = ::ioctl(listener_, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd);
-    if (n < 0 && errno == EINVAL && addfd_send_) {  // before 5.14: ADDFD, then a separate SEND
-      addfd_send_ = false;
-      addfd.flags = 0;
-      n = ::ioctl(listener_, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd);
-    }
-    if (n < 0) return errno;
-    return addfd_send_ ? 0 : reply(id, n, 0);
+    addfd.flags = send ? SECCOMP_ADDFD_FLAG_SEND : 0;
+    const int n = ::ioctl(listener_, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd);
+    return n < 0 ? -errno : n;
   }
   int reply(uint64_t id, int64_t val, int error) {
     struct seccomp_notif_resp resp {};
@@ -283,7 +297,7 @@ FloorReply runFloorBatch(TrapProcess& trap, FloorSupervisor& sup, const FloorReq
   if (ready_fd >= 0) ::close(ready_fd);
   out.error = trap.error();
   out.total_ns = trap.elapsedNs();
-  out.addfd_send = sup.addfdSend() ? 1 : 0;
+  out.addfd_send = ready && sup.addfdSend() ? 1 : 0;
   for (uint32_t i = 0; i < count; ++i) out.same_cpu += trap.cpu(i) == sup_cpus[i] ? 1 : 0;
   return out;
 }
