@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make bench: every benchmark program of issue 7, Google Benchmark JSON with repetitions
+# make bench: every benchmark program (targets: issue 19), Google Benchmark JSON with repetitions
 # (medians), then scripts/bench-summary.py prints one table of medians and ratios against the
 # floor of the same size measured by the same program in the same run, marks every target met or
 # missed, and writes BUILD/bench.json.
