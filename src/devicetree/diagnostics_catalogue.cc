@@ -115,7 +115,7 @@ constexpr CatalogueEntry kCatalogue[] = {
      "shared-dma-pool without reusable is a per-device coherent DMA pool, not a CMA area: no CMA heap is made from it",
      "add reusable; to make it a CMA area (and a heap candidate); keep it as is for a device-private pool"},
     {E::kCoherentPoolMapped, "dma-pool-needs-no-map", kNote, false,
-     "a coherent pool without no-map is accepted on arm64 but refused on 32-bit ARM kernels "
+     "a coherent pool without no-map is accepted on {arch} but refused on 32-bit ARM kernels "
      "(\"Reserved memory: regions without no-map are not yet supported\")",
      "add no-map; if the tree is also used with 32-bit ARM kernels"},
     {E::kCoherentPoolRefusedMapped, "dma-pool-needs-no-map", kErr, false,

@@ -161,7 +161,7 @@ void ReservedMemoryHandlers::explainInit(const SavedRegion& s, int ret, const st
   if (shared && !r.reusable && r.handler == "dma-coherent") {
     record(r.cma_default ? DiagEvent::kCoherentPoolClaimsDefault : DiagEvent::kCoherentPool, r.path, {}, logs);
     if (!r.no_map) {
-      record(DiagEvent::kCoherentPoolMapped, r.path, {});
+      record(DiagEvent::kCoherentPoolMapped, r.path, {{"arch", str(k_.arch)}});
     }
     return;
   }
