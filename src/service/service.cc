@@ -596,8 +596,13 @@ struct Service::Impl {
       ++c.stats.refusals;
       return errorReply(buffer.error());
     }
-    struct stat st {};
-    if (::fstat((*buffer)->fd(), &st) != 0) return errorReply(makeError(errno, "fstat of a new buffer failed"));
+    // Buffer::create knows the identity already (its fstat, or the prepared memfd's).
+    FileId file{(*buffer)->device(), (*buffer)->inode()};
+    if (file.ino == 0) {
+      struct stat st {};
+      if (::fstat((*buffer)->fd(), &st) != 0) return errorReply(makeError(errno, "fstat of a new buffer failed"));
+      file = FileId{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
+    }
     auto wd = watcher.watch((*buffer)->fd(), (*buffer)->releaseSignal(), (*buffer)->loneCount());
     if (!wd) {
       return refuse(c, "watch", makeError(ENOMEM, "cannot track another buffer: " + wd.error().message()));
@@ -607,7 +612,7 @@ struct Service::Impl {
       if (auto ok = addToEpoll(watcher.timerFd(), kTagWatcher, EPOLLIN); ok) watcher_timer_polled = true;
     }
     LiveBuffer live;
-    live.file = FileId{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
+    live.file = file;
     live.client = c.id;
     live.owner_pid = c.creds.pid;
     live.owner_uid = c.creds.uid;
