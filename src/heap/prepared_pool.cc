@@ -101,7 +101,10 @@ std::optional<PreparedFile> PreparedPool::take(uint64_t size) {
       // futex wake on the request path; a working thread finds the gap by itself.
       wake = !s.working && it->second.files.size() <= options_.per_size / 2;
     }
-    if (wake) s.stopped_by_failure = false;  // a wake is the moment to try again
+    if (wake) {
+      s.stopped_by_failure = false;  // a wake is the moment to try again
+      s.wake_pending = true;
+    }
   }
   if (wake) s.wake.notify_one();
   return out;
@@ -113,6 +116,7 @@ void PreparedPool::startLocked() {
   sigset_t all, old;
   ::sigfillset(&all);
   ::pthread_sigmask(SIG_SETMASK, &all, &old);
+  state_->working = true;  // until it has looked for work (waitIdle)
   state_->thread = std::thread([this] { run(); });
   ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
 }
@@ -163,11 +167,12 @@ void PreparedPool::run() {
   State& s = *state_;
   std::unique_lock lock(s.mu);
   while (!s.stop) {
+    s.wake_pending = false;
     const std::optional<uint64_t> size = s.stopped_by_failure ? std::nullopt : nextToPrepareLocked();
     if (!size) {
       s.working = false;
       s.idle.notify_all();
-      s.wake.wait(lock);
+      s.wake.wait(lock, [&] { return s.wake_pending || s.stop; });
       continue;
     }
     // Counted before it exists, so that the bounds hold while it is being made.
@@ -218,7 +223,9 @@ void PreparedPool::waitIdle() {
   State& s = *state_;
   std::unique_lock lock(s.mu);
   s.idle.wait(lock, [&] {
-    return !s.thread.joinable() || s.stop || (!s.working && (s.stopped_by_failure || !nextToPrepareLocked()));
+    // Idle: waiting for a wake that nobody has sent (what is left to prepare waits for the next
+    // low-water take, as it would without this call).
+    return !s.thread.joinable() || s.stop || (!s.working && !s.wake_pending);
   });
 }
 

@@ -95,9 +95,8 @@ class PreparedPool {
   Stats stats() const;
   const PreparedPoolOptions& options() const { return options_; }
 
-  // Blocks until the background thread has nothing left to prepare (the targets are met, the
-  // bounds reached, or a failure stopped it); returns at once when no thread runs. For tests
-  // and measurements.
+  // Blocks until the background thread waits for its next wake (it met the targets, reached the
+  // bounds, or a failure stopped it); returns at once when no thread runs. For tests.
   void waitIdle();
 
  private:
@@ -120,6 +119,7 @@ class PreparedPool {
     Stats stats;
     bool stopped_by_failure = false;
     bool working = false;
+    bool wake_pending = false;  // a take asked the thread to look for work
     bool stop = false;
     std::thread thread;
   };
