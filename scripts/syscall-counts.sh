@@ -9,8 +9,8 @@
 # dmaheap-prepare (the prepared-buffer pool, src/heap/prepared_pool.h) work off the request
 # path: their calls are listed as "ahead:NAME".
 #   embedded: libdmaheap's embedded backend in the loop's process;
-#   service:  dmaheapd on a private socket (with its keeper, as started by hand), strace attached
-#             to it during the loop; "client:" rows are libdmaheap's, "dmaheapd:" the service's;
+#   service:  dmaheapd on a private socket (with its keeper, as started by hand), traced from its
+#             start; "client:" rows are libdmaheap's, "dmaheapd:" the service's (and its keeper's);
 #   run:      `BUILD/dmaheap run -- alloc-loop ioctl`, supervisor and program together.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -85,20 +85,15 @@ count_run() {
 
 count_service() {
   local n=$1 out=$2 sock=$tmp/s.sock
-  rm -f "$tmp"/raw.* "$tmp"/rawd.*
-  "$build/dmaheapd" --socket "$sock" --backing memfd >/dev/null 2>&1 &
-  local daemon=$!
-  for _ in $(seq 100); do [[ -S $sock ]] && break; sleep 0.1; done
-  sleep 0.5
-  strace -f -ff -o "$tmp/rawd" -p "$daemon" 2>/dev/null &
+  rm -f "$tmp"/raw.* "$tmp"/rawd.* "$sock"
+  # Traced from its start (attaching later with -p misattributed the threads' calls).
+  strace -f -ff -o "$tmp/rawd" "$build/dmaheapd" --socket "$sock" --backing memfd >/dev/null 2>&1 &
   local tracer=$!
-  sleep 1
+  for _ in $(seq 100); do [[ -S $sock ]] && break; sleep 0.1; done
   DMAHEAP_SOCKET=$sock strace -f -ff -o "$tmp/raw" "$loop" service "$n" "$size" >/dev/null
   sleep 0.5
-  kill -INT "$tracer"
+  kill -TERM "$(pgrep -o -P "$tracer")"  # dmaheapd, the tracer's child
   wait "$tracer" || true
-  kill -TERM "$daemon"
-  wait "$daemon" || true
   { calls "$tmp/raw" "client:"; calls "$tmp/rawd" "dmaheapd:"; } >"$out"
 }
 
