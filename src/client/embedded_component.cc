@@ -36,6 +36,10 @@ Result<std::unique_ptr<emul::HeapBackend>> createEmbedded(const AllocatorOptions
   }
   backing.paths = HostPaths::fromEnvironment();
   backing.notice_prefix = "libdmaheap";
+  // Memfds prepared ahead (heap/prepared_pool.h): $DMAHEAP_PREPARED, else the defaults.
+  auto prepared = PreparedPoolOptions::fromEnvironment();
+  if (!prepared) return prepared.error();
+  backing.prepared = prepared.value();
   auto selected = selectBacking(backing);
   if (!selected) return makeError(selected.code(), "DMAHEAP_BACKING: " + selected.error().message());
   board.value()->registry->setBacking(std::move(selected.value()));

@@ -40,7 +40,8 @@ Result<AllocatedBuffer> EmbeddedBackend::allocate(std::string_view heap, const u
   auto buffer = board_->registry->allocate(*entry, request);
   if (!buffer) return buffer.error();
   Buffer& b = *buffer.value();
-  const FileKey key = fileKeyOf(b.fd());
+  // Buffer::create knows the identity already (from the fstat it did, or the prepared memfd's).
+  const FileKey key = b.inode() != 0 ? FileKey{b.device(), b.inode()} : fileKeyOf(b.fd());
   auto wd = watch_.watch(b.fd(), b.releaseSignal(), b.loneCount());
   if (!wd) return wd.error();  // the Buffer dies here and gives its memory back
   AllocatedBuffer out;

@@ -31,9 +31,26 @@ class MemfdBacking final : public Backing {
   std::string description() const override { return "memfd (a sealed memfd per buffer; not importable by devices)"; }
 
  protected:
-  Result<UniqueFd> make(uint64_t size, uint32_t fd_flags, bool populate) override {
+  Result<UniqueFd> make(uint64_t size, uint32_t fd_flags, bool populate, FileIdentity* identity) override {
     const bool cloexec = (fd_flags & uapi::kOCloexec) != 0;
-    auto memfd = createSealedMemfd("dmabuf", size, populate, cloexec);
+    if (populate) {
+      if (auto prepared = takePrepared(size, identity)) return fromPrepared(std::move(*prepared), fd_flags);
+    }
+    return finish(createSealedMemfd("dmabuf", size, populate, cloexec), fd_flags);
+  }
+
+ private:
+  // A prepared memfd is close-on-exec; a read-write buffer without O_CLOEXEC clears it, so that
+  // the fd is what createSealedMemfd would have made (the other access modes reopen it with the
+  // caller's flags anyway).
+  static Result<UniqueFd> fromPrepared(UniqueFd memfd, uint32_t fd_flags) {
+    const bool rdwr = (fd_flags & uapi::kOAccmode) == O_RDWR;
+    if (rdwr && !(fd_flags & uapi::kOCloexec) && ::fcntl(memfd.get(), F_SETFD, 0) != 0) {
+      return makeError(errno, std::string("F_SETFD: ") + std::strerror(errno));
+    }
+    return finish(std::move(memfd), fd_flags);
+  }
+  static Result<UniqueFd> finish(Result<UniqueFd> memfd, uint32_t fd_flags) {
     if (!memfd) return memfd.error();
     if ((fd_flags & uapi::kOAccmode) == O_RDWR) return std::move(memfd.value());
     return reopenWithAccessMode(memfd->get(), fd_flags);
@@ -49,7 +66,7 @@ class HostHeapBacking final : public Backing {
   std::string description() const override { return "host-heap (" + path_ + ")"; }
 
  protected:
-  Result<UniqueFd> make(uint64_t size, uint32_t fd_flags, bool) override {
+  Result<UniqueFd> make(uint64_t size, uint32_t fd_flags, bool, FileIdentity*) override {
     uapi::AllocationData d{};
     d.len = size;
     d.fd_flags = fd_flags;
@@ -95,9 +112,12 @@ class UdmabufBacking final : public Backing {
     if ((fd_flags & uapi::kOAccmode) != O_RDWR) return "udmabuf: only read-write buffers";
     return {};
   }
-  Result<UniqueFd> make(uint64_t size, uint32_t fd_flags, bool) override {
-    // udmabuf pins the pages, so they are allocated now whatever `populate` says.
-    auto memfd = createSealedMemfd("dmabuf", size, /*populate=*/true, /*cloexec=*/true);
+  Result<UniqueFd> make(uint64_t size, uint32_t fd_flags, bool, FileIdentity*) override {
+    // udmabuf pins the pages, so they are allocated now whatever `populate` says. The buffer is
+    // udmabuf's file, not the memfd: its identity is not the memfd's.
+    auto prepared = takePrepared(size, nullptr);
+    auto memfd = prepared ? Result<UniqueFd>(std::move(*prepared))
+                          : createSealedMemfd("dmabuf", size, /*populate=*/true, /*cloexec=*/true);
     if (!memfd) return memfd.error();
     UdmabufCreate c{static_cast<uint32_t>(memfd->get()), (fd_flags & uapi::kOCloexec) ? kUdmabufCloexec : 0u, 0, size};
     const int fd = ::ioctl(dev_.get(), kUdmabufCreate, &c);
@@ -169,7 +189,7 @@ class VgemBacking final : public Backing {
     if (mode != O_RDWR && mode != O_RDONLY) return "vgem: PRIME exports read-only or read-write buffers only";
     return {};
   }
-  Result<UniqueFd> make(uint64_t size, uint32_t fd_flags, bool) override {
+  Result<UniqueFd> make(uint64_t size, uint32_t fd_flags, bool, FileIdentity*) override {
     DrmCreateDumb dumb{};
     dumb.width = kDumbWidth;
     dumb.bpp = kDumbBpp;
@@ -335,6 +355,19 @@ void Backing::setNotice(Notice notice) {
   if (next_) next_->setNotice(std::move(notice));
 }
 
+void Backing::setPreparedPool(std::shared_ptr<PreparedPool> pool) {
+  pool_ = pool;
+  if (next_) next_->setPreparedPool(std::move(pool));
+}
+
+std::optional<UniqueFd> Backing::takePrepared(uint64_t size, FileIdentity* identity) {
+  if (!pool_) return std::nullopt;
+  auto prepared = pool_->take(size);
+  if (!prepared) return std::nullopt;
+  if (identity) *identity = FileIdentity{prepared->dev, prepared->ino};
+  return std::move(prepared->fd);
+}
+
 void Backing::noticeOnce(const std::string& line) {
   if (noticed_.exchange(true)) return;
   if (notice_) notice_(line);
@@ -343,8 +376,9 @@ void Backing::noticeOnce(const std::string& line) {
 Result<BackedMemory> Backing::create(uint64_t size, uint32_t fd_flags, bool populate) {
   std::string why = cannotMake(size, fd_flags);
   if (why.empty()) {
-    auto fd = make(size, fd_flags, populate);
-    if (fd) return BackedMemory{std::move(fd.value()), kind(), release_, lone_count_};
+    FileIdentity identity;
+    auto fd = make(size, fd_flags, populate, &identity);
+    if (fd) return BackedMemory{std::move(fd.value()), identity, kind(), release_, lone_count_};
     if (!next_) return fd.error();
     why = fd.error().message();
   }
@@ -401,6 +435,7 @@ Result<std::unique_ptr<Backing>> selectBacking(const BackingOptions& options, st
     head = std::move(*it);
   }
   head->setNotice(notice);
+  if (options.prepared.enabled) head->setPreparedPool(std::make_shared<PreparedPool>(options.prepared));
   if (why) {
     *why = "backing: " + head->description() + "; releases seen by " +
            (head->releaseSignal() == ReleaseSignal::kInotify

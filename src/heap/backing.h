@@ -16,11 +16,13 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "base/result.h"
 #include "base/unique_fd.h"
+#include "heap/prepared_pool.h"
 
 namespace dmaheap {
 
@@ -59,10 +61,19 @@ struct UdmabufLimits {
 };
 Result<UdmabufLimits> readUdmabufLimits(const std::string& parameters_dir);
 
+// A file's st_dev and st_ino when the backing knows them without asking (a prepared memfd's,
+// read while it was prepared); ino 0: unknown, fstat it.
+struct FileIdentity {
+  uint64_t dev = 0;
+  uint64_t ino = 0;
+  bool known() const { return ino != 0; }
+};
+
 // One buffer's memory: a file descriptor with the requested access mode and close-on-exec, and
 // which backing made it (another than the chosen one after a per-buffer fallback).
 struct BackedMemory {
   UniqueFd fd;
+  FileIdentity identity;
   BackingKind kind = BackingKind::kMemfd;
   ReleaseSignal release = ReleaseSignal::kInotify;  // of the backing that made it
   long lone_count = 1;
@@ -93,14 +104,22 @@ class Backing {
   // Wiring, for selectBacking and tests.
   void setNext(std::unique_ptr<Backing> next) { next_ = std::move(next); }
   void setNotice(Notice notice);
+  // The memfds prepared ahead (heap/prepared_pool.h), for this backing and its chain; the memfd
+  // backing and udmabuf's memfd take from it. Null: every memfd is made on the request path.
+  void setPreparedPool(std::shared_ptr<PreparedPool> pool);
+  PreparedPool* preparedPool() const { return pool_.get(); }
   void setReleaseSignal(ReleaseSignal signal, long lone_count) {
     release_ = signal;
     lone_count_ = lone_count;
   }
 
  protected:
-  // This backing's own buffer. Called only when cannotMake() said nothing.
-  virtual Result<UniqueFd> make(uint64_t size, uint32_t fd_flags, bool populate) = 0;
+  // This backing's own buffer. Called only when cannotMake() said nothing. `identity` may be
+  // filled in when the backing knows the file's without an fstat.
+  virtual Result<UniqueFd> make(uint64_t size, uint32_t fd_flags, bool populate, FileIdentity* identity) = 0;
+  // A prepared sealed, populated, close-on-exec memfd of `size` bytes (its identity filled in),
+  // or nothing: then the caller makes it fresh, with the fresh path's errno.
+  std::optional<UniqueFd> takePrepared(uint64_t size, FileIdentity* identity);
   // Why this backing cannot make such a buffer at all ("" when it can).
   virtual std::string cannotMake(uint64_t size, uint32_t fd_flags) const {
     (void)size;
@@ -112,6 +131,7 @@ class Backing {
   void noticeOnce(const std::string& line);
   std::unique_ptr<Backing> next_;
   Notice notice_;
+  std::shared_ptr<PreparedPool> pool_;
   std::atomic<bool> noticed_{false};
   ReleaseSignal release_ = ReleaseSignal::kInotify;
   long lone_count_ = 1;
@@ -126,6 +146,9 @@ struct BackingOptions {
   // Where per-buffer fallback lines go; unset: stderr, prefixed with `notice_prefix`.
   Backing::Notice notice;
   std::string notice_prefix = "dmaheap";
+  // Memfds prepared ahead for the chosen backing's chain (heap/prepared_pool.h); `enabled =
+  // false` makes every memfd on the request path, as before.
+  PreparedPoolOptions prepared;
 };
 
 // Chooses the backing once. auto: the first of host heap (its node opens), udmabuf (the device

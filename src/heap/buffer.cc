@@ -56,8 +56,14 @@ Result<std::unique_ptr<Buffer>> Buffer::create(std::unique_ptr<PhysicalAllocatio
   b->backing_ = made->kind;
   b->release_ = made->release;
   b->lone_count_ = made->lone_count;
-  struct stat st {};
-  if (::fstat(b->fd_.get(), &st) == 0) b->inode_ = st.st_ino;
+  if (made->identity.known()) {
+    // A prepared memfd's, read ahead of the request (heap/prepared_pool.h).
+    b->device_ = made->identity.dev;
+    b->inode_ = made->identity.ino;
+  } else if (struct stat st {}; ::fstat(b->fd_.get(), &st) == 0) {
+    b->device_ = st.st_dev;
+    b->inode_ = st.st_ino;
+  }
   return b;
 }
 

@@ -58,6 +58,9 @@ class Buffer {
   const std::vector<Segment>& segments() const { return memory_->segments(); }
   const std::string& name() const { return name_; }
   uint64_t inode() const { return inode_; }
+  // st_dev of the file (0 for an adopted buffer, whose file is not ours): with inode() the
+  // buffer's identity, known without another fstat.
+  uint64_t device() const { return device_; }
   // Which backing made the file (a per-buffer fallback may differ from the chosen one), and how
   // its release is learnt (BufferWatcher::watch's arguments).
   BackingKind backing() const { return backing_; }
@@ -110,6 +113,7 @@ class Buffer {
   Options options_;
   UniqueFd fd_;
   uint64_t inode_ = 0;
+  uint64_t device_ = 0;
   BackingKind backing_ = BackingKind::kMemfd;
   ReleaseSignal release_ = ReleaseSignal::kInotify;
   long lone_count_ = 1;

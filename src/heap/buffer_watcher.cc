@@ -2,6 +2,7 @@
 #include "heap/buffer_watcher.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <sys/inotify.h>
 #include <sys/sysmacros.h>
 #include <sys/timerfd.h>
@@ -125,6 +126,10 @@ std::vector<int> BufferWatcher::poll(bool counted) {
       }
       off += static_cast<ssize_t>(sizeof(inotify_event) + ev->len);
     }
+    // A read stops only at an event that does not fit; with room for the largest one left, the
+    // queue was empty when it returned, and a second read would only say EAGAIN (a syscall per
+    // request saved, README.md "Performance"). Later events are the next poll's, as before.
+    if (static_cast<size_t>(n) + sizeof(inotify_event) + NAME_MAX + 1 <= sizeof buf) break;
   }
   if (overflow) {
     ++overflows_;

@@ -35,6 +35,8 @@
 namespace dmaheap::service {
 
 using Clock = std::chrono::steady_clock;
+// How long a release may wait for the next allocation to write the restart record for it.
+constexpr std::chrono::milliseconds kReleaseRecordDelay{20};
 using proto::Reply;
 
 namespace {
@@ -137,6 +139,8 @@ struct Service::Impl {
   std::optional<StateSlots> slots;
   std::string board;
   bool persist_failure_logged = false;
+  // The first release the restart record does not show yet; {} when it shows them all.
+  Clock::time_point releases_unrecorded_since{};
   std::function<Result<std::unique_ptr<FdStore>>()> reconnect_store;
 
   // The keeper hung up while we run: what it held is gone with it. A new keeper gets the
@@ -162,6 +166,7 @@ struct Service::Impl {
   // Writes the state of every live buffer into the slot not holding the newest record. The
   // store itself is not told: it holds the slot memfds already.
   Status persist() {
+    releases_unrecorded_since = {};  // every release so far is in what is written now
     if (!slots) return {};
     PersistedState st;
     st.board = board;
@@ -236,9 +241,17 @@ struct Service::Impl {
       buffers.erase(it);  // the Buffer gives its pages back to the heap
       ++buffers_freed;
     }
-    // A failed write leaves the freed buffers in the state; a restarted service finds their
-    // watches gone and frees them then.
-    if (!gone.empty()) (void)persist();
+    // The record of a release is written with the next allocation's (which writes the whole
+    // state anyway) or kReleaseRecordDelay later, whichever comes first: a client that closes
+    // one buffer and asks for the next then costs one record, not two (README.md
+    // "Performance"). Until then the record still lists the freed buffers, which is what a
+    // crash between the event and the write always left: a restarted service finds their
+    // watches gone and counts them freed (docs/service-restart.md, "Release").
+    if (!gone.empty() && releases_unrecorded_since == Clock::time_point{}) releases_unrecorded_since = Clock::now();
+  }
+  void recordReleasesIfDue(bool now) {
+    if (releases_unrecorded_since == Clock::time_point{}) return;
+    if (now || Clock::now() - releases_unrecorded_since >= kReleaseRecordDelay) (void)persist();
   }
   void pollWatcher() { releaseFreed(watcher.poll()); }
 
@@ -596,8 +609,13 @@ struct Service::Impl {
       ++c.stats.refusals;
       return errorReply(buffer.error());
     }
-    struct stat st {};
-    if (::fstat((*buffer)->fd(), &st) != 0) return errorReply(makeError(errno, "fstat of a new buffer failed"));
+    // Buffer::create knows the identity already (its fstat, or the prepared memfd's).
+    FileId file{(*buffer)->device(), (*buffer)->inode()};
+    if (file.ino == 0) {
+      struct stat st {};
+      if (::fstat((*buffer)->fd(), &st) != 0) return errorReply(makeError(errno, "fstat of a new buffer failed"));
+      file = FileId{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
+    }
     auto wd = watcher.watch((*buffer)->fd(), (*buffer)->releaseSignal(), (*buffer)->loneCount());
     if (!wd) {
       return refuse(c, "watch", makeError(ENOMEM, "cannot track another buffer: " + wd.error().message()));
@@ -607,7 +625,7 @@ struct Service::Impl {
       if (auto ok = addToEpoll(watcher.timerFd(), kTagWatcher, EPOLLIN); ok) watcher_timer_polled = true;
     }
     LiveBuffer live;
-    live.file = FileId{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
+    live.file = file;
     live.client = c.id;
     live.owner_pid = c.creds.pid;
     live.owner_uid = c.creds.uid;
@@ -732,6 +750,7 @@ struct Service::Impl {
       if (c->partial_since != Clock::time_point{}) next = std::min(next, c->partial_since + options.partial_message_timeout);
       if (!c->out.empty()) next = std::min(next, c->stall_since + options.write_stall_timeout);
     }
+    if (releases_unrecorded_since != Clock::time_point{}) next = std::min(next, releases_unrecorded_since + kReleaseRecordDelay);
     if (next == Clock::time_point::max()) return 1000;
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(next - Clock::now()).count();
     return static_cast<int>(std::clamp<int64_t>(ms + 1, 0, 1000));
@@ -811,7 +830,9 @@ struct Service::Impl {
         }
       }
       expireDeadlines();
+      recordReleasesIfDue(false);
     }
+    recordReleasesIfDue(true);  // a clean stop leaves an exact record
     shutdown();
     return {};
   }

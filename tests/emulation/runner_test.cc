@@ -184,7 +184,7 @@ class PretendUdmabuf final : public Backing {
   std::string description() const override { return "pretend udmabuf"; }
 
  protected:
-  Result<UniqueFd> make(uint64_t size, uint32_t, bool populate) override {
+  Result<UniqueFd> make(uint64_t size, uint32_t, bool populate, FileIdentity*) override {
     return createSealedMemfd("pretend", size, populate, true);
   }
 };

@@ -211,7 +211,7 @@ class SmallLimitBacking final : public Backing {
   std::string cannotMake(uint64_t size, uint32_t) const override {
     return size > 8192 ? "a buffer of " + std::to_string(size) + " bytes is above the limit" : "";
   }
-  Result<UniqueFd> make(uint64_t size, uint32_t, bool populate) override {
+  Result<UniqueFd> make(uint64_t size, uint32_t, bool populate, FileIdentity*) override {
     ++made;
     return createSealedMemfd("test", size, populate, true);
   }

@@ -94,6 +94,10 @@ Result<std::shared_ptr<Backing>> selectBackingFor(const std::optional<std::strin
   }
   o.paths = HostPaths::fromEnvironment();
   o.notice_prefix = prefix;
+  // Memfds prepared ahead (heap/prepared_pool.h): $DMAHEAP_PREPARED, else the defaults.
+  auto prepared = PreparedPoolOptions::fromEnvironment();
+  if (!prepared) return prepared.error();
+  o.prepared = prepared.value();
   auto selected = selectBacking(o, why);
   if (!selected) return selected.error();
   return std::shared_ptr<Backing>(std::move(selected.value()));
