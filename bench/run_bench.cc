@@ -44,13 +44,6 @@
 #include "heap/uapi.h"
 #include "protocol/transport.h"
 
-// Linux 6.6 UAPI, newer than Debian 12's headers (as in src/emulation/supervisor.cc).
-#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
-#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
-#endif
-#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
-#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (1UL << 0)
-#endif
 
 namespace {
 

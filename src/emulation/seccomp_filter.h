@@ -7,6 +7,7 @@
 #pragma once
 
 #include <linux/filter.h>
+#include <linux/seccomp.h>
 
 #include <cstdint>
 #include <optional>
@@ -15,6 +16,15 @@
 
 #include "base/result.h"
 #include "base/unique_fd.h"
+
+// Linux 6.6 UAPI for synchronous wake-ups of the listener, newer than Debian 12's headers; the
+// supervisor and the benchmark's seccomp floor ask for it the same way.
+#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
+#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
+#endif
+#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
+#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (1UL << 0)
+#endif
 
 namespace dmaheap::emul {
 

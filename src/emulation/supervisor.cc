@@ -18,13 +18,6 @@
 #include "emulation/seccomp_filter.h"
 #include "heap/dmabuf_ioctl.h"
 
-// Linux 6.6 UAPI, newer than Debian 12's headers.
-#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
-#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
-#endif
-#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
-#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (1UL << 0)
-#endif
 
 namespace dmaheap::emul {
 namespace {
