@@ -1,10 +1,14 @@
 /* alloc-loop: N allocations of SIZE bytes, each closed at once, timed; the program
  * scripts/syscall-counts.sh runs under strace to count the syscalls of one ALLOC on each path
  * (README.md "Performance", "Syscalls per request").
- *   alloc-loop embedded|service N [SIZE]   through libdmaheap's C API with that backend
- *   alloc-loop ioctl N [SIZE]              DMA_HEAP_IOCTL_ALLOC on /dev/dma_heap/system, as an
- *                                          unmodified program does (run it under `dmaheap run`)
- * Prints "PATH N SIZE: X us per allocation+close". Only plain C and the public API, so that it
+ *   alloc-loop embedded|service N [SIZE [GAP_US]]   through libdmaheap's C API with that backend
+ *   alloc-loop ioctl N [SIZE [GAP_US]]              DMA_HEAP_IOCTL_ALLOC on /dev/dma_heap/system,
+ *                                   as an unmodified program does (run it under `dmaheap run`)
+ * GAP_US: a pause after each close (clock_nanosleep), a program doing other work between
+ * allocations; the timing then counts only the allocations and closes.
+ * Prints "PATH N SIZE: X us per allocation+close (Y us CPU of this thread)": the thread's CPU
+ * time (RUSAGE_THREAD) is what the request path costs in this process whatever the load; the
+ * wall time also holds the waits for a loaded CPU (and, for service and ioctl, the other side). Only plain C and the public API, so that it
  * counts what any program pays and nothing of ours. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -15,10 +19,30 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "dmaheap/dmaheap.h"
+
+static long gap_us;
+static double paused_us;
+
+static void gap(void) {
+  if (gap_us <= 0) return;
+  struct timespec t = {.tv_sec = 0, .tv_nsec = gap_us * 1000};
+  struct timespec a, b;
+  clock_gettime(CLOCK_MONOTONIC, &a);
+  nanosleep(&t, NULL);
+  clock_gettime(CLOCK_MONOTONIC, &b);
+  paused_us += (double)(b.tv_sec - a.tv_sec) * 1e6 + (double)(b.tv_nsec - a.tv_nsec) / 1e3;
+}
+
+static double thread_cpu_us(void) {
+  struct rusage r;
+  getrusage(RUSAGE_THREAD, &r);
+  return (double)(r.ru_utime.tv_sec + r.ru_stime.tv_sec) * 1e6 + (double)(r.ru_utime.tv_usec + r.ru_stime.tv_usec);
+}
 
 static double now_us(void) {
   struct timespec t;
@@ -40,6 +64,7 @@ static int ioctl_loop(long n, uint64_t size) {
       return 1;
     }
     close((int)d.fd);
+    gap();
   }
   close(heap);
   return 0;
@@ -59,6 +84,7 @@ static int api_loop(const char* backend, long n, uint64_t size) {
       return 1;
     }
     close(fd);
+    gap();
   }
   dmaheap_allocator_destroy(a);
   return 0;
@@ -71,9 +97,15 @@ int main(int argc, char** argv) {
   }
   const long n = strtol(argv[2], NULL, 10);
   const uint64_t size = argc > 3 ? strtoull(argv[3], NULL, 0) : 4096;
+  gap_us = argc > 4 ? strtol(argv[4], NULL, 10) : 0;
   const double t0 = now_us();
+  const double c0 = thread_cpu_us();
   const int rc = strcmp(argv[1], "ioctl") == 0 ? ioctl_loop(n, size) : api_loop(argv[1], n, size);
-  const double t = now_us() - t0;
-  if (rc == 0 && n > 0) printf("%s %ld %llu: %.2f us per allocation+close\n", argv[1], n, (unsigned long long)size, t / (double)n);
+  const double t = now_us() - t0 - paused_us;
+  const double c = thread_cpu_us() - c0;
+  if (rc == 0 && n > 0) {
+    printf("%s %ld %llu: %.2f us per allocation+close (%.2f us CPU of this thread)\n", argv[1], n, (unsigned long long)size,
+           t / (double)n, c / (double)n);
+  }
   return rc;
 }

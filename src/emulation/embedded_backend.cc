@@ -8,7 +8,17 @@ namespace dmaheap::emul {
 Result<std::unique_ptr<EmbeddedBackend>> EmbeddedBackend::create(std::unique_ptr<Board> board) {
   auto watch = BufferWatcher::create();
   if (!watch) return watch.error();
+  // Memfds prepared ahead are watched ahead on our instance too.
+  if (const Backing* backing = board->registry->backing(); backing && backing->preparedPool()) {
+    backing->preparedPool()->watchWith(watch->fd(), watch->id());
+  }
   return std::unique_ptr<EmbeddedBackend>(new EmbeddedBackend(std::move(board), std::move(watch.value())));
+}
+
+EmbeddedBackend::~EmbeddedBackend() {
+  if (const Backing* backing = board_->registry->backing(); backing && backing->preparedPool()) {
+    backing->preparedPool()->watchWith(-1, 0);
+  }
 }
 
 void EmbeddedBackend::reapLocked(bool counted) {
@@ -42,7 +52,9 @@ Result<AllocatedBuffer> EmbeddedBackend::allocate(std::string_view heap, const u
   Buffer& b = *buffer.value();
   // Buffer::create knows the identity already (from the fstat it did, or the prepared memfd's).
   const FileKey key = b.inode() != 0 ? FileKey{b.device(), b.inode()} : fileKeyOf(b.fd());
-  auto wd = watch_.watch(b.fd(), b.releaseSignal(), b.loneCount());
+  // A prepared memfd comes watched already (heap/prepared_pool.h).
+  const int prepared = b.preparedWatchFor(watch_.id());
+  auto wd = prepared >= 0 ? Result<int>(watch_.adoptPrepared(prepared)) : watch_.watch(b.fd(), b.releaseSignal(), b.loneCount());
   if (!wd) return wd.error();  // the Buffer dies here and gives its memory back
   AllocatedBuffer out;
   out.size = b.size();

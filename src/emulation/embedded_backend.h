@@ -23,6 +23,8 @@ class EmbeddedBackend final : public HeapBackend {
  public:
   // Takes the board. The BufferWatcher's errno (EMFILE, ...) on failure.
   static Result<std::unique_ptr<EmbeddedBackend>> create(std::unique_ptr<Board> board);
+  // Stops the prepared memfds' watches on our instance before it closes.
+  ~EmbeddedBackend() override;
 
   const char* kind() const override { return "embedded"; }
   Result<std::vector<HeapInfo>> heaps() override;

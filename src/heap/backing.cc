@@ -364,7 +364,7 @@ std::optional<UniqueFd> Backing::takePrepared(uint64_t size, FileIdentity* ident
   if (!pool_) return std::nullopt;
   auto prepared = pool_->take(size);
   if (!prepared) return std::nullopt;
-  if (identity) *identity = FileIdentity{prepared->dev, prepared->ino};
+  if (identity) *identity = FileIdentity{prepared->dev, prepared->ino, prepared->wd, prepared->watcher};
   return std::move(prepared->fd);
 }
 

@@ -67,6 +67,10 @@ struct FileIdentity {
   uint64_t dev = 0;
   uint64_t ino = 0;
   bool known() const { return ino != 0; }
+  // The release watch a prepared memfd already has (PreparedPool::watchWith): its id and the
+  // BufferWatcher it belongs to; -1 and 0 when none.
+  int wd = -1;
+  uint64_t watcher = 0;
 };
 
 // One buffer's memory: a file descriptor with the requested access mode and close-on-exec, and

@@ -60,6 +60,8 @@ Result<std::unique_ptr<Buffer>> Buffer::create(std::unique_ptr<PhysicalAllocatio
     // A prepared memfd's, read ahead of the request (heap/prepared_pool.h).
     b->device_ = made->identity.dev;
     b->inode_ = made->identity.ino;
+    b->prepared_wd_ = made->identity.wd;
+    b->prepared_watcher_ = made->identity.watcher;
   } else if (struct stat st {}; ::fstat(b->fd_.get(), &st) == 0) {
     b->device_ = st.st_dev;
     b->inode_ = st.st_ino;

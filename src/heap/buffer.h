@@ -61,6 +61,9 @@ class Buffer {
   // st_dev of the file (0 for an adopted buffer, whose file is not ours): with inode() the
   // buffer's identity, known without another fstat.
   uint64_t device() const { return device_; }
+  // The release watch added ahead on the file for the BufferWatcher `watcher` (its id()), or -1
+  // (heap/prepared_pool.h): what that watcher adopts instead of watching again.
+  int preparedWatchFor(uint64_t watcher) const { return watcher != 0 && prepared_watcher_ == watcher ? prepared_wd_ : -1; }
   // Which backing made the file (a per-buffer fallback may differ from the chosen one), and how
   // its release is learnt (BufferWatcher::watch's arguments).
   BackingKind backing() const { return backing_; }
@@ -114,6 +117,8 @@ class Buffer {
   UniqueFd fd_;
   uint64_t inode_ = 0;
   uint64_t device_ = 0;
+  int prepared_wd_ = -1;
+  uint64_t prepared_watcher_ = 0;
   BackingKind backing_ = BackingKind::kMemfd;
   ReleaseSignal release_ = ReleaseSignal::kInotify;
   long lone_count_ = 1;

@@ -8,6 +8,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -50,6 +51,16 @@ Result<ReleaseProbe> probeReleaseSignal(UniqueFd fd) {
     return makeError(ENOTSUP, "neither an inotify watch nor fdinfo's count tells when such a buffer is released");
   }
   return probe;
+}
+
+BufferWatcher::BufferWatcher(UniqueFd fd) : fd_(std::move(fd)) {
+  static std::atomic<uint64_t> next_id{1};
+  id_ = next_id.fetch_add(1);
+}
+
+int BufferWatcher::adoptPrepared(int wd) {
+  live_.insert(wd);
+  return wd;
 }
 
 Result<BufferWatcher> BufferWatcher::create() {

@@ -70,6 +70,12 @@ class BufferWatcher {
   // fdinfo count is `lone_count`; its ids are negative (below -1), inotify's positive.
   Result<int> watch(int fd, ReleaseSignal signal = ReleaseSignal::kInotify, long lone_count = 1);
 
+  // A unique id of this watcher in the process (for PreparedPool::watchWith).
+  uint64_t id() const { return id_; }
+  // Takes a watch PreparedPool added ahead on this watcher's instance for a buffer now handed
+  // out (Buffer::preparedWatchFor(id())) as if watch() had added it; returns `wd`.
+  int adoptPrepared(int wd);
+
   // Readable every 50 ms while counted watches exist (for epoll beside fd()); -1 until the first.
   int timerFd() const { return timer_.get(); }
 
@@ -94,7 +100,7 @@ class BufferWatcher {
   static constexpr int kFirstCountedId = -2;
 
  private:
-  explicit BufferWatcher(UniqueFd fd) : fd_(std::move(fd)) {}
+  explicit BufferWatcher(UniqueFd fd);
   std::vector<int> pollCounted();
   UniqueFd fd_;
   std::unordered_set<int> live_;
@@ -107,6 +113,7 @@ class BufferWatcher {
   UniqueFd timer_;
   uint64_t overflows_ = 0;
   uint64_t count_reads_ = 0;
+  uint64_t id_ = 0;
 };
 
 }  // namespace dmaheap

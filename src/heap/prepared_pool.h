@@ -57,15 +57,19 @@ struct PreparedPoolOptions {
   size_t max_sizes = 8;                    // sizes prepared at most (the fixed ones included)
 
   // DMAHEAP_PREPARED: unset or "on" the defaults; "off" or "0" disabled; a number N: at most N
-  // files (EINVAL naming the accepted values otherwise).
+  // files (EINVAL naming the accepted values otherwise). DMAHEAP_PREPARED_REPORT (any value)
+  // prints the hits and misses on stderr when the pool goes.
   static Result<PreparedPoolOptions> fromEnvironment();
 };
 
-// One prepared file and its identity (st_dev, st_ino), read while it was prepared.
+// One prepared file and its identity (st_dev, st_ino), read while it was prepared; `wd` the
+// inotify watch added on it ahead for the watcher `watcher` (watchWith), else -1.
 struct PreparedFile {
   UniqueFd fd;
   uint64_t dev = 0;
   uint64_t ino = 0;
+  int wd = -1;
+  uint64_t watcher = 0;
 };
 
 class PreparedPool {
@@ -78,6 +82,13 @@ class PreparedPool {
   ~PreparedPool();
   PreparedPool(const PreparedPool&) = delete;
   PreparedPool& operator=(const PreparedPool&) = delete;
+
+  // Files prepared from now on are also watched on `inotify_fd` (the release watch of
+  // BufferWatcher::watch, IN_MOVE_SELF through /proc/self/fd), and carry `watcher`, the id of the
+  // BufferWatcher owning it, so that only that watcher takes the watch for its own
+  // (BufferWatcher::adoptPrepared). A watch that fails leaves the file unwatched. The watch does
+  // not pin the file: a prepared file closed unused queues an IN_IGNORED no watcher knows.
+  void watchWith(int inotify_fd, uint64_t watcher);
 
   // A prepared, populated, close-on-exec file of `size` bytes, never handed out before; nullopt
   // on a miss (none ready, a size not prepared, the pool disabled or in a forked child).
@@ -121,6 +132,8 @@ class PreparedPool {
     bool working = false;
     bool wake_pending = false;  // a take asked the thread to look for work
     bool stop = false;
+    int watch_fd = -1;
+    uint64_t watcher = 0;
     std::thread thread;
   };
   bool inForkedChild() const;
@@ -129,7 +142,7 @@ class PreparedPool {
   void learnLocked(uint64_t size);
   std::optional<uint64_t> nextToPrepareLocked() const;
   void run();
-  Result<PreparedFile> prepare(uint64_t size);
+  Result<PreparedFile> prepare(uint64_t size, int watch_fd, uint64_t watcher);
 
   const PreparedPoolOptions options_;
   Maker maker_;

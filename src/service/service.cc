@@ -254,6 +254,13 @@ struct Service::Impl {
     if (now || Clock::now() - releases_unrecorded_since >= kReleaseRecordDelay) (void)persist();
   }
   void pollWatcher() { releaseFreed(watcher.poll()); }
+  // Memfds prepared ahead (heap/prepared_pool.h) get their release watch ahead on our instance;
+  // `off` stops that before the instance goes.
+  void watchPreparedWith(bool off = false) {
+    const Backing* backing = registry.backing();
+    if (!backing || !backing->preparedPool()) return;
+    backing->preparedPool()->watchWith(off ? -1 : watcher.fd(), off ? 0 : watcher.id());
+  }
 
   // ---- clients ----
 
@@ -616,7 +623,10 @@ struct Service::Impl {
       if (::fstat((*buffer)->fd(), &st) != 0) return errorReply(makeError(errno, "fstat of a new buffer failed"));
       file = FileId{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
     }
-    auto wd = watcher.watch((*buffer)->fd(), (*buffer)->releaseSignal(), (*buffer)->loneCount());
+    // A prepared memfd comes watched already (heap/prepared_pool.h).
+    const int prepared = (*buffer)->preparedWatchFor(watcher.id());
+    auto wd = prepared >= 0 ? Result<int>(watcher.adoptPrepared(prepared))
+                            : watcher.watch((*buffer)->fd(), (*buffer)->releaseSignal(), (*buffer)->loneCount());
     if (!wd) {
       return refuse(c, "watch", makeError(ENOMEM, "cannot track another buffer: " + wd.error().message()));
     }
@@ -854,7 +864,9 @@ struct Service::Impl {
 
 Service::Service(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Service::~Service() {
-  if (impl_) impl_->shutdown();
+  if (!impl_) return;
+  impl_->shutdown();
+  impl_->watchPreparedWith(/*off=*/true);
 }
 
 Result<std::unique_ptr<Service>> Service::create(const HeapRegistry& registry, ServiceOptions options) {
@@ -867,6 +879,7 @@ Result<std::unique_ptr<Service>> Service::create(const HeapRegistry& registry, S
   if (!impl->wake) return makeError(errno, std::string("eventfd: ") + std::strerror(errno));
   if (auto ok = impl->addToEpoll(impl->watcher.fd(), kTagWatcher, EPOLLIN); !ok) return ok.error();
   if (auto ok = impl->addToEpoll(impl->wake.get(), kTagWake, EPOLLIN); !ok) return ok.error();
+  impl->watchPreparedWith();
   if (impl->options.handle_signals) {
     sigset_t set;
     sigemptyset(&set);
@@ -1055,6 +1068,7 @@ Result<Service::RestoreReport> Service::keepState(std::unique_ptr<FdStore> store
   report.restored = taken.size();
   ::epoll_ctl(m.epoll.get(), EPOLL_CTL_DEL, m.watcher.fd(), nullptr);
   m.watcher = BufferWatcher::adopt(std::move(inotify), wds);
+  m.watchPreparedWith();  // the adopted instance, with its own id: earlier prepared watches are not ours
   if (auto ok = m.addToEpoll(m.watcher.fd(), kTagWatcher, EPOLLIN); !ok) return ok.error();
   m.slots.emplace(std::move(slots.value()));
   m.store = std::move(store);

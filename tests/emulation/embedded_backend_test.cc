@@ -84,3 +84,53 @@ TEST(EmbeddedBackend, BufferOpsReachTheBuffer) {
 
 }  // namespace
 }  // namespace dmaheap::emul
+
+namespace dmaheap::emul {
+namespace {
+
+// An embedded backend over a memfd backing with buffers prepared ahead (heap/prepared_pool.h).
+std::unique_ptr<EmbeddedBackend> preparedBackend() {
+  auto board = loadBoard(BoardOptions{});
+  EXPECT_TRUE(board.ok());
+  BackingOptions o;
+  o.choice = BackingChoice::kMemfd;
+  auto backing = selectBacking(o);
+  EXPECT_TRUE(backing.ok());
+  board.value()->registry->setBacking(std::shared_ptr<Backing>(std::move(backing.value())));
+  auto b = EmbeddedBackend::create(std::move(board.value()));
+  EXPECT_TRUE(b.ok());
+  return std::move(b.value());
+}
+
+TEST(EmbeddedBackendPrepared, APreparedBufferWatchedAheadIsReleasedWithItsLastHolder) {
+  auto b = preparedBackend();
+  PreparedPool* pool = b->board().registry->backing()->preparedPool();
+  ASSERT_NE(pool, nullptr);
+  const uint64_t free_before = b->board().registry->find("system")->heap->usage().free;
+  {
+    auto first = b->allocate("system", request(4096));  // a miss: starts the thread
+    ASSERT_TRUE(first.ok());
+  }
+  pool->waitIdle();
+  EXPECT_EQ(b->liveBuffers(), 0u);
+  std::vector<AllocatedBuffer> held;
+  for (int i = 0; i < 3; ++i) {
+    auto buf = b->allocate("system", request(4096));
+    ASSERT_TRUE(buf.ok()) << buf.error().message();
+    EXPECT_TRUE(b->owns(buf->key));
+    held.push_back(std::move(buf.value()));
+  }
+  EXPECT_EQ(pool->stats().hits, 3u);
+  EXPECT_EQ(b->liveBuffers(), 3u);
+  held.pop_back();
+  EXPECT_EQ(b->liveBuffers(), 2u);  // the watch added ahead saw the last close
+  held.clear();
+  EXPECT_EQ(b->liveBuffers(), 0u);
+  EXPECT_EQ(b->board().registry->find("system")->heap->usage().free, free_before);
+  // Prepared files never handed out are not buffers of the backend.
+  pool->waitIdle();
+  EXPECT_EQ(b->liveBuffers(), 0u);
+}
+
+}  // namespace
+}  // namespace dmaheap::emul
