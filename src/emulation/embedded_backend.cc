@@ -53,8 +53,7 @@ Result<AllocatedBuffer> EmbeddedBackend::allocate(std::string_view heap, const u
   // Buffer::create knows the identity already (from the fstat it did, or the prepared memfd's).
   const FileKey key = b.inode() != 0 ? FileKey{b.device(), b.inode()} : fileKeyOf(b.fd());
   // A prepared memfd comes watched already (heap/prepared_pool.h).
-  const int prepared = b.preparedWatchFor(watch_.id());
-  auto wd = prepared >= 0 ? Result<int>(watch_.adoptPrepared(prepared)) : watch_.watch(b.fd(), b.releaseSignal(), b.loneCount());
+  auto wd = watch_.watchOrAdopt(b.fd(), b.releaseSignal(), b.loneCount(), b.preparedWatchFor(watch_.id()));
   if (!wd) return wd.error();  // the Buffer dies here and gives its memory back
   AllocatedBuffer out;
   out.size = b.size();

@@ -58,9 +58,10 @@ BufferWatcher::BufferWatcher(UniqueFd fd) : fd_(std::move(fd)) {
   id_ = next_id.fetch_add(1);
 }
 
-int BufferWatcher::adoptPrepared(int wd) {
-  live_.insert(wd);
-  return wd;
+Result<int> BufferWatcher::watchOrAdopt(int fd, ReleaseSignal signal, long lone_count, int prepared_wd) {
+  if (prepared_wd < 0) return watch(fd, signal, lone_count);
+  live_.insert(prepared_wd);
+  return prepared_wd;
 }
 
 Result<BufferWatcher> BufferWatcher::create() {

@@ -72,9 +72,10 @@ class BufferWatcher {
 
   // A unique id of this watcher in the process (for PreparedPool::watchWith).
   uint64_t id() const { return id_; }
-  // Takes a watch PreparedPool added ahead on this watcher's instance for a buffer now handed
-  // out (Buffer::preparedWatchFor(id())) as if watch() had added it; returns `wd`.
-  int adoptPrepared(int wd);
+  // watch(), unless PreparedPool already added the watch on this watcher's instance for a
+  // buffer now handed out (`prepared_wd`, Buffer::preparedWatchFor(id()), or -1): then that one
+  // is taken as if watch() had added it.
+  Result<int> watchOrAdopt(int fd, ReleaseSignal signal, long lone_count, int prepared_wd);
 
   // Readable every 50 ms while counted watches exist (for epoll beside fd()); -1 until the first.
   int timerFd() const { return timer_.get(); }

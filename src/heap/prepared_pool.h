@@ -86,7 +86,7 @@ class PreparedPool {
   // Files prepared from now on are also watched on `inotify_fd` (the release watch of
   // BufferWatcher::watch, IN_MOVE_SELF through /proc/self/fd), and carry `watcher`, the id of the
   // BufferWatcher owning it, so that only that watcher takes the watch for its own
-  // (BufferWatcher::adoptPrepared). A watch that fails leaves the file unwatched. The watch does
+  // (BufferWatcher::watchOrAdopt). A watch that fails leaves the file unwatched. The watch does
   // not pin the file: a prepared file closed unused queues an IN_IGNORED no watcher knows.
   void watchWith(int inotify_fd, uint64_t watcher);
 

@@ -624,9 +624,8 @@ struct Service::Impl {
       file = FileId{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
     }
     // A prepared memfd comes watched already (heap/prepared_pool.h).
-    const int prepared = (*buffer)->preparedWatchFor(watcher.id());
-    auto wd = prepared >= 0 ? Result<int>(watcher.adoptPrepared(prepared))
-                            : watcher.watch((*buffer)->fd(), (*buffer)->releaseSignal(), (*buffer)->loneCount());
+    auto wd = watcher.watchOrAdopt((*buffer)->fd(), (*buffer)->releaseSignal(), (*buffer)->loneCount(),
+                                   (*buffer)->preparedWatchFor(watcher.id()));
     if (!wd) {
       return refuse(c, "watch", makeError(ENOMEM, "cannot track another buffer: " + wd.error().message()));
     }
