@@ -1,6 +1,10 @@
 // CMA activation in the boot replay (docs/kernel-behaviour.md §6.6, §6.7).
 #include "devicetree/cma_activation.h"
 
+#include <string>
+#include <utility>
+#include <vector>
+
 namespace dmaheap::dt {
 
 void CmaActivation::crash(CmaArea& a, bool partly) {
@@ -10,12 +14,8 @@ void CmaActivation::crash(CmaArea& a, bool partly) {
   // Observed (oracle): wholly outside RAM WARNs on 6.1 (mm/cma.c:110), 6.12 (:106) and 7.2
   // (cma_validate_zones, :129); straddling the end of RAM WARNs in the pfn loop up to 6.14
   // (6.1 :113, 6.12 :109) and not after the 6.15 multi-range rework.
-  const bool warn = !partly || !has(KernelRule::kCmaMultiRange) || has(KernelRule::kArmCmaPastRamCrash);
-  if (has(KernelRule::kArmCmaPastRamCrash)) {
-    armCrashLines(partly, a.base, logs);
-  } else {
-    arm64CrashLines(partly, warn, a.base, logs);
-  }
+  const bool warn = !partly || !has(KernelRule::kCmaMultiRange);
+  crashLines(partly, warn, a.base, logs);
   const std::string node = a.path.empty() ? "/chosen" : a.path;
   for (auto& r : plan_.regions)
     if (r.path == a.path && !a.path.empty()) r.outcome = RegionOutcome::kCrashed;
@@ -27,16 +27,23 @@ void CmaActivation::crash(CmaArea& a, bool partly) {
          logs);
 }
 
-void CmaActivation::arm64CrashLines(bool partly, bool warn, uint64_t base, std::vector<std::string>& logs) {
-  std::string line_no;
-  if (has(KernelRule::kCmaWarnRelease6_1)) line_no = partly ? ":113" : ":110";
-  if (has(KernelRule::kCmaWarnRelease6_12)) line_no = partly ? ":109" : ":106";
-  if (has(KernelRule::kCmaWarnRelease7_2)) line_no = ":129";
-  if (warn && !partly && has(KernelRule::kCmaOutsideRamWarnsTwice)) {
-    logs.push_back(log(std::string("WARNING: CPU: 0 PID: 1 at mm/cma.c") + line_no + " cma_init_reserved_areas"));
-    line_no = has(KernelRule::kCmaWarnRelease6_1) ? ":113" : ":109";
-  }
-  if (warn) {
+// The kernel's lines for crash(), as recorded (docs/kernel-behaviour.md §6.7, §11.5). 32-bit ARM
+// and riscv64 6.1-6.12 hit both WARNs of the activation loop (the base pfn's and the next pfn's)
+// for an area wholly outside RAM and Oops later than arm64, in set_pfnblock_flags_mask (in
+// free_unref_page when straddling the end). 32-bit ARM (armmp) straddling the end prints "Bad page
+// state" for every page past it instead and never panics (the oracle's boots time out); either
+// way the boot is lost.
+void CmaActivation::crashLines(bool partly, bool warn, uint64_t base, std::vector<std::string>& logs) {
+  // The WARNs' line numbers in mm/cma.c where recorded: {wholly outside, straddling}.
+  std::pair<std::string, std::string> at;
+  if (has(KernelRule::kCmaWarnRelease6_1)) at = {":110", ":113"};
+  if (has(KernelRule::kCmaWarnRelease6_12)) at = {":106", ":109"};
+  if (has(KernelRule::kCmaWarnRelease7_2)) at = {":129", ":129"};
+  const auto& [outside, straddling] = at;
+  std::vector<std::string> warned;
+  if (warn && !partly && has(KernelRule::kCmaOutsideRamWarnsTwice)) warned = {outside, straddling};
+  else if (warn) warned = {partly ? straddling : outside};
+  for (const std::string& line_no : warned) {
     if (has(KernelRule::kWarnFormat7)) {  // the newer WARN format (seen on 7.2)
       logs.push_back(log("WARNING: mm/cma.c" + line_no + " at cma_validate_zones, CPU#0: swapper/0/1"));
     } else {
@@ -44,39 +51,25 @@ void CmaActivation::arm64CrashLines(bool partly, bool warn, uint64_t base, std::
                          (has(KernelRule::kCmaMultiRange) ? " cma_validate_zones" : " cma_init_reserved_areas")));
     }
   }
-  logs.push_back(log("Unable to handle kernel paging request at virtual address <vmemmap of pfn " +
-                     logHex(base / k_.pageSize()) + ">"));
-  const bool esr6 = partly || has(KernelRule::kCmaWarnRelease6_1);
-  logs.push_back(log(std::string("Internal error: Oops: ") + (esr6 ? "0000000096000006" : "0000000096000005") +
-                     (has(KernelRule::kWarnFormat7) ? " [#1]  SMP" : " [#1] SMP")));
-  // Where the Oops is: arm64 (vmemmap) faults in the activation itself; riscv64 6.12 (recorded)
-  // gets past it and faults freeing the pages into the buddy allocator, as 32-bit ARM does.
-  std::string pc = has(KernelRule::kCmaMultiRange) ? "init_cma_reserved_pageblock" : "cma_init_reserved_areas";
-  if (has(KernelRule::kCmaOutsideRamWarnsTwice)) pc = partly ? "free_unref_page" : "set_pfnblock_flags_mask";
-  logs.push_back(log("pc : " + pc));
-  logs.push_back(log("Kernel panic - not syncing: Attempted to kill init! exitcode=0x0000000b"));
-}
-
-// 32-bit ARM as recorded on Debian's armmp 6.1 and 6.12 (docs/kernel-behaviour.md §11.5): wholly
-// outside RAM, both WARNs of the activation loop fire (the base pfn's and the next pfn's) and the
-// Oops is in set_pfnblock_flags_mask; straddling the end, the loop's WARN fires once and every
-// page past the end is then freed into the buddy allocator, each with a "Bad page state" report,
-// so the boot does not finish (no panic: the oracle's boots time out). Both are a lost boot.
-void CmaActivation::armCrashLines(bool partly, uint64_t base, std::vector<std::string>& logs) {
-  const bool v61 = has(KernelRule::kCmaWarnRelease6_1);
-  const auto warn = [&](const char* line_no) {
-    logs.push_back(log(std::string("WARNING: CPU: 0 PID: 1 at mm/cma.c") + line_no + " cma_init_reserved_areas"));
-  };
-  if (!partly && has(KernelRule::kCmaOutsideRamWarnsTwice)) warn(v61 ? ":110" : ":106");
-  warn(v61 ? ":113" : ":109");
-  if (partly) {
+  const bool arm = has(KernelRule::kArmCmaPastRamCrash);
+  if (arm && partly) {
     logs.push_back(log("BUG: Bad page state in process swapper/0  pfn:" + logHex(mb_.endOfDram() / k_.pageSize()).substr(2)));
     return;
   }
-  logs.push_back(log("Unable to handle kernel paging request at virtual address <memmap of pfn " +
-                     logHex(base / k_.pageSize()) + "> when read"));
-  logs.push_back(log("Internal error: Oops: <esr> [#1] SMP ARM"));
-  logs.push_back(log("pc : set_pfnblock_flags_mask"));
+  if (arm) {
+    logs.push_back(log("Unable to handle kernel paging request at virtual address <memmap of pfn " +
+                       logHex(base / k_.pageSize()) + "> when read"));
+    logs.push_back(log("Internal error: Oops: <esr> [#1] SMP ARM"));
+  } else {
+    logs.push_back(log("Unable to handle kernel paging request at virtual address <vmemmap of pfn " +
+                       logHex(base / k_.pageSize()) + ">"));
+    const bool esr6 = partly || has(KernelRule::kCmaWarnRelease6_1);
+    logs.push_back(log(std::string("Internal error: Oops: ") + (esr6 ? "0000000096000006" : "0000000096000005") +
+                       (has(KernelRule::kWarnFormat7) ? " [#1]  SMP" : " [#1] SMP")));
+  }
+  std::string pc = has(KernelRule::kCmaMultiRange) ? "init_cma_reserved_pageblock" : "cma_init_reserved_areas";
+  if (has(KernelRule::kCmaOutsideRamWarnsTwice)) pc = partly ? "free_unref_page" : "set_pfnblock_flags_mask";
+  logs.push_back(log("pc : " + pc));
   logs.push_back(log("Kernel panic - not syncing: Attempted to kill init! exitcode=0x0000000b"));
 }
 

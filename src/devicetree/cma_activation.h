@@ -15,9 +15,8 @@ class CmaActivation : public BootStep {
 
  private:
   void crash(CmaArea& a, bool partly);
-  // The kernel's lines for crash(): arm64's (also riscv64's, not recorded apart) and 32-bit ARM's.
-  void arm64CrashLines(bool partly, bool warn, uint64_t base, std::vector<std::string>& logs);
-  void armCrashLines(bool partly, uint64_t base, std::vector<std::string>& logs);
+  // The kernel's lines for crash(), per architecture and release.
+  void crashLines(bool partly, bool warn, uint64_t base, std::vector<std::string>& logs);
 };
 
 }  // namespace dmaheap::dt
