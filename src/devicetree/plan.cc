@@ -24,6 +24,22 @@
 namespace dmaheap::dt {
 namespace {
 
+// The cma= words of a command line, in order (words split at spaces, as the kernel's parse_args
+// does for unquoted ones).
+std::vector<std::string_view> cmaWords(std::string_view cmdline) {
+  std::vector<std::string_view> out;
+  size_t pos = 0;
+  while (pos < cmdline.size()) {
+    while (pos < cmdline.size() && cmdline[pos] == ' ') ++pos;
+    size_t end = cmdline.find(' ', pos);
+    if (end == std::string_view::npos) end = cmdline.size();
+    const std::string_view word = cmdline.substr(pos, end - pos);
+    if (word.substr(0, 4) == "cma=") out.push_back(word);
+    pos = end;
+  }
+  return out;
+}
+
 // The order of the steps, and the summary after them.
 class BootReplay : public BootStep {
  public:
@@ -68,18 +84,12 @@ class BootReplay : public BootStep {
   // unknown parameters would be on the same lines; the model knows only cma=.
   void unknownCmaParameters() {
     if (k_.config.cma || !has(KernelRule::kUnknownBootOptionsLine)) return;
-    std::vector<std::string> tokens;
-    std::string_view rest = plan_.cmdline;
-    while (!rest.empty()) {
-      const size_t end = std::min(rest.find(' '), rest.size());
-      if (rest.substr(0, 4) == "cma=") tokens.emplace_back(rest.substr(0, end));
-      rest.remove_prefix(std::min(end + 1, rest.size()));
-    }
-    if (tokens.empty()) return;
+    const auto words = cmaWords(plan_.cmdline);
+    if (words.empty()) return;
     std::string joined;
-    for (const auto& t : tokens) joined += (joined.empty() ? "" : " ") + t;
+    for (const auto w : words) joined += (joined.empty() ? "" : " ") + std::string(w);
     log("Unknown kernel command line parameters \"" + joined + "\", will be passed to user space.");
-    for (const auto& t : tokens) log("    " + t);
+    for (const auto w : words) log("    " + std::string(w));
   }
 
   // What the kernel holds back from the page allocator, and the heap notes.
@@ -119,15 +129,8 @@ BoardPlan replay(const Fdt* fdt, const Kernel& kernel, std::string_view cmdline,
 
 CmaCmdline parseCmaCmdline(std::string_view cmdline) {
   CmaCmdline out;
-  size_t pos = 0;
-  while (pos < cmdline.size()) {
-    while (pos < cmdline.size() && cmdline[pos] == ' ') ++pos;
-    size_t end = cmdline.find(' ', pos);
-    if (end == std::string_view::npos) end = cmdline.size();
-    const std::string_view tok = cmdline.substr(pos, end - pos);
-    pos = end;
-    if (tok.substr(0, 4) != "cma=") continue;
-    std::string_view p = tok.substr(4);
+  for (const std::string_view word : cmaWords(cmdline)) {
+    std::string_view p = word.substr(4);
     CmaCmdline c;
     c.present = true;
     const auto num = [](std::string_view* s) -> uint64_t {

@@ -75,6 +75,12 @@ std::string ReservedMemoryScan::skipLine() const {
                  : std::string(kOfRmem) + "Skipping dt linux,cma-default for \"cma=\" kernel param.";
 }
 
+// Said by both phases of the 6.12+ scan (the late one's prefix is always "OF: reserved mem: ",
+// as the early one's from 6.12).
+std::string ReservedMemoryScan::invalidRegLine(const std::string& name) const {
+  return std::string(scanPrefix()) + "Reserved memory: invalid reg property in '" + name + "', skipping node.";
+}
+
 // __reserved_mem_reserve_reg. Returns ENOENT when the node has no reg.
 int ReservedMemoryScan::reserveReg(int node, bool save_first) {
   const auto reg = fdt_->prop(node, "reg");
@@ -90,9 +96,7 @@ int ReservedMemoryScan::reserveReg(int node, bool save_first) {
   if (len != 0 && len % tLen() != 0) {
     plan_.regions[ri].outcome = RegionOutcome::kNotReserved;
     std::vector<std::string> logs;
-    const std::string line =
-        std::string(scanPrefix()) + "Reserved memory: invalid reg property in '" + name + "', skipping node.";
-    if (has(KernelRule::kRmemInvalidRegLogged)) logs.push_back(log(line));
+    if (has(KernelRule::kRmemInvalidRegLogged)) logs.push_back(log(invalidRegLine(name)));
     record(DiagEvent::kRegLengthInvalid, path,
            {{"len", std::to_string(len)},
             {"tlen", std::to_string(tLen())},
@@ -432,8 +436,7 @@ void ReservedMemoryScan::scanLate() {
     if (cmaDefaultSkippedAtScan(child)) continue;
     if (const auto bad = invalid_reg_event_.find(child); bad != invalid_reg_event_.end()) {
       if (has(KernelRule::kRmemInvalidRegLogged)) {
-        s_.events[bad->second].kernel_log.push_back(log(std::string(kOfRmem) + "Reserved memory: invalid reg property in '" +
-                                                       fdt_->name(child) + "', skipping node."));
+        s_.events[bad->second].kernel_log.push_back(log(invalidRegLine(fdt_->name(child))));
       }
       continue;
     }

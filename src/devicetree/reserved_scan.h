@@ -36,6 +36,7 @@ class ReservedMemoryScan : public BootStep {
   int findContainer();
   bool checkRoot(int node) const;
   void badContainer(int node);
+  std::string invalidRegLine(const std::string& name) const;
   // early_init_dt_reserve_memory: 0 or EBUSY.
   int reserveMemory(uint64_t base, uint64_t size, bool nomap);
   bool cmaDefaultSkippedAtScan(int node) const;
