@@ -137,7 +137,11 @@ std::map<std::string, std::string> undefinedCrashes() {
   return out;
 }
 
-Kernel kernelFor(const std::string& id) {
+// Each recorded kernel's release, .config and architecture, read once per kernel id (a Debian
+// .config is some 250 KB, and over 600 golden files name eleven kernels).
+const Kernel& kernelFor(const std::string& id) {
+  static std::map<std::string, Kernel> kernels;
+  if (const auto it = kernels.find(id); it != kernels.end()) return it->second;
   Kernel k;
   k.version = KernelVersion::parse(trim(readAll(kGolden / "kernels" / (id + ".version")))).value();
   k.config = KernelConfig::fromFile((kGolden / "kernels" / (id + ".config")).string()).value();
@@ -145,7 +149,7 @@ Kernel kernelFor(const std::string& id) {
     k.arch = *k.config.arch;
     k.arch_origin = ArchOrigin::kConfig;
   }
-  return k;
+  return kernels.emplace(id, k).first->second;
 }
 
 // The tree a case was booted with on the kernel's architecture (oracle/README.md, "Architectures").
@@ -167,7 +171,7 @@ TEST(OracleReplay, EveryRecordedBootMatches) {
       if (!fs::exists(kGolden / "kernels" / (id + ".version"))) continue;
       SCOPED_TRACE(name + " on " + id);
       const Golden g = parseGolden(gf.path());
-      const Kernel kernel = kernelFor(id);
+      const Kernel& kernel = kernelFor(id);
       const fs::path dts = boardFor(dir.path(), kernel.arch);
       if (!fs::exists(dts)) {
         ADD_FAILURE() << dts << " is missing: oracle/record.sh writes it with the golden file";
