@@ -150,7 +150,8 @@ case_conf() {
     [ -f "$cases_dir/$1/qemu.conf" ] && . "$cases_dir/$1/qemu.conf"
     if [ "${2:-arm64}" = riscv64 ]; then
         v=CMDLINE_riscv64
-        if [ -n "${!v+x}" ]; then CMDLINE=${!v}; else CMDLINE=$(echo "$CMDLINE" | python3 "$here/rebase.py" cmdline); fi
+        if [ -n "${!v+x}" ]; then CMDLINE=${!v}
+        elif [ -n "$CMDLINE" ]; then CMDLINE=$(echo "$CMDLINE" | python3 "$here/rebase.py" cmdline); fi
         v=MEM_riscv64
         [ -z "${!v:-}" ] || MEM=${!v}
     fi
